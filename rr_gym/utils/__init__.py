@@ -1,0 +1,13 @@
+"""Small utilities shared across rr_gym (devices, atomic I/O, validation)."""
+
+from rr_gym.utils.device import resolve_device
+from rr_gym.utils.io import atomic_directory, atomic_write_bytes, atomic_write_text
+from rr_gym.utils.validation import check_finite
+
+__all__ = [
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_finite",
+    "resolve_device",
+]
