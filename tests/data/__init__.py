@@ -1,0 +1,1 @@
+"""Tests of rr_gym.data (a package so test module names cannot clash with other suites)."""
