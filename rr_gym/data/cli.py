@@ -75,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--seed", type=int, default=0)
     lo.add_argument("--eval-every", type=int, default=10_000)
     lo.add_argument("--eval-episodes", type=int, default=5)
-    lo.add_argument("--deterministic", action="store_true",
-                    help="mean actions for evaluation and collection (default: sampled)")
+    lo.add_argument("--action-std", type=float, default=0.1,
+                    help="Gaussian noise on the mean action for evaluation and collection "
+                         "(0: deterministic; negative: PPO's own learned std)")
     lo.add_argument("--policy-dir", default=None)
     lo.add_argument("--reuse-policies", action="store_true",
                     help="roll out saved medium/expert policies instead of training")
@@ -112,7 +113,8 @@ def _generate_locomotion(args: argparse.Namespace, progress: bool) -> None:
     result = generate_locomotion(
         args.env, levels=args.levels, train_steps=args.train_steps,
         steps_per_level=args.steps_per_level, seed=args.seed, eval_every=args.eval_every,
-        eval_episodes=args.eval_episodes, deterministic=args.deterministic,
+        eval_episodes=args.eval_episodes,
+        action_std=None if args.action_std < 0 else args.action_std,
         policy_dir=args.policy_dir, reuse_policies=args.reuse_policies,
         overwrite=args.overwrite, progress=progress,
     )

@@ -20,6 +20,7 @@ from typing import Any
 from rr_gym._version import __version__
 from rr_gym.data.ids import LOCOMOTION_LEVELS, locomotion_dataset_id
 from rr_gym.data.locomotion import (
+    ACTION_STD,
     TrainingRun,
     collect_episodes,
     locomotion_env_id,
@@ -74,7 +75,7 @@ def generate_locomotion(
     seed: int = 0,
     eval_every: int = 10_000,
     eval_episodes: int = 5,
-    deterministic: bool = False,
+    action_std: float | None = ACTION_STD,
     medium_fraction: float = 1.0 / 3.0,
     ppo_kwargs: dict[str, Any] | None = None,
     policy_dir: str | Path | None = None,
@@ -93,7 +94,8 @@ def generate_locomotion(
         seed: seeds PPO, evaluation and collection (each level gets its own stream).
         eval_every: steps between evaluated checkpoints.
         eval_episodes: episodes per checkpoint evaluation.
-        deterministic: collect and evaluate with the mean action (default: sample).
+        action_std: Gaussian noise on the mean action for evaluation and collection
+            (0: deterministic; None: PPO's own learned std).
         medium_fraction: medium = checkpoint closest to this fraction of expert return.
         ppo_kwargs: extra ``stable_baselines3.PPO`` arguments.
         policy_dir: where policies are saved / read; default :func:`default_policy_dir`.
@@ -131,7 +133,7 @@ def generate_locomotion(
             policies[lv] = MLPPolicy.load(paths[lv])
     elif needs_policy or "medium-replay" in wanted:
         run = train_ppo(env, total_steps=train_steps, seed=seed, eval_every=eval_every,
-                        eval_episodes=eval_episodes, deterministic_eval=deterministic,
+                        eval_episodes=eval_episodes, action_std=action_std,
                         ppo_kwargs=ppo_kwargs, progress=progress)
         chosen = {"expert": run.expert(), "medium": run.medium(medium_fraction)}
         for lv, ckpt in chosen.items():
@@ -148,7 +150,7 @@ def generate_locomotion(
     for level in wanted:
         meta: dict[str, Any] = {
             "generator": "locomotion", "env": env, "env_id": env_id, "level": level,
-            "seed": int(seed), "deterministic": bool(deterministic),
+            "seed": int(seed), "action_std": action_std,
             "reference_score": ref._asdict(), "train_steps": int(train_steps),
             "reward_source": f"env ({env_id})", "rr_gym_version": __version__,
         }
@@ -173,7 +175,7 @@ def generate_locomotion(
                 # A fixed stream per level: the same data whichever other levels are built.
                 level_seed = int(seed) * 100 + LOCOMOTION_LEVELS.index(level) + 1
                 episodes = collect_episodes(env_id, policy, steps=steps_per_level,
-                                            seed=level_seed, deterministic=deterministic,
+                                            seed=level_seed, action_std=action_std,
                                             progress=progress, desc=dataset_id)
             for episode in episodes:
                 writer.add(episode)

@@ -101,19 +101,23 @@ class MLPPolicy:
         *,
         deterministic: bool = False,
         rng: np.random.Generator | None = None,
+        noise_std: float | None = None,
     ) -> np.ndarray:
         """Actions ``(..., act_dim)`` float32, clipped to the action bounds.
 
         Args:
             obs: ``(obs_dim,)`` or ``(B, obs_dim)``.
-            deterministic: the mean instead of a Gaussian sample.
+            deterministic: the mean action, no noise.
             rng: source of the Gaussian noise (required unless ``deterministic``).
+            noise_std: standard deviation of the Gaussian noise added to the mean; None
+                uses the policy's own ``exp(log_std)``.
         """
         mu = self.mean(obs)
         if not deterministic:
             if rng is None:
                 raise ConfigError("a stochastic action needs rng=np.random.Generator")
-            mu = mu + np.exp(self.log_std) * rng.standard_normal(mu.shape)
+            std = np.exp(self.log_std) if noise_std is None else float(noise_std)
+            mu = mu + std * rng.standard_normal(mu.shape)
         return np.clip(mu, self.action_low, self.action_high).astype(np.float32)
 
     @classmethod

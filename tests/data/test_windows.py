@@ -171,3 +171,17 @@ def test_expert_episodes_shorter_than_a_long_horizon() -> None:
     padded = make_windows("rr_gym/pointmaze-umaze-goal1-v0", horizon=400, stride=400,
                           tail="pad", progress=False)
     assert padded.windows.shape[1] == 400 and not padded.valid.all()
+
+
+def test_empty_minari_dataset(minari_root: Path) -> None:
+    import gymnasium as gym
+    import minari
+
+    space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    with pytest.warns(UserWarning):  # Minari: no env given
+        minari.create_dataset_from_buffers("rr_gym/empty-v0", [], observation_space=space,
+                                           action_space=space, algorithm_name="none",
+                                           author="test", description="empty",
+                                           code_permalink="none", author_email="none")
+    with pytest.raises(DataError, match=r"'rr_gym/empty-v0' has no episode"):
+        make_windows("rr_gym/empty-v0", horizon=2, progress=False)
