@@ -1,0 +1,305 @@
+"""The quick-start API: ``train_diffusion``, ``extract_reward`` and ``load``.
+
+These take plain arrays (or a :class:`rr_gym.data.WindowDataset`) and return trained
+models; everything is reachable with more control through the classes they use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from rr_gym.checkpoint import load as _load_checkpoint
+from rr_gym.diffusion.denoiser import Denoiser
+from rr_gym.diffusion.gaussian import GaussianDiffusion, check_compatible
+from rr_gym.diffusion.mlp import MLPDenoiser
+from rr_gym.diffusion.schedule import NoiseSchedule, ScheduleKind
+from rr_gym.diffusion.training import DiffusionTrainer
+from rr_gym.diffusion.unet import TemporalUnet
+from rr_gym.errors import ConfigError, DataError
+from rr_gym.layout import TransitionLayout
+from rr_gym.normalizer import Normalizer, NormalizerKind
+from rr_gym.rewards.base import Reduction
+from rr_gym.rewards.gradient_matching import (
+    EvalPoint,
+    GradientMatchingTrainer,
+    MatchTarget,
+    NoisySource,
+)
+from rr_gym.rewards.relative import RelativeRewardModel
+from rr_gym.training import TrainConfig
+from rr_gym.utils.device import resolve_device
+from rr_gym.utils.validation import check_finite
+
+__all__ = ["as_windows", "extract_reward", "load", "train_diffusion"]
+
+
+def as_windows(
+    data: Any, horizon: int
+) -> tuple[np.ndarray, TransitionLayout | None, dict[str, Any]]:
+    """Coerce training data into raw windows ``(N, horizon, D)`` float32.
+
+    Accepts an array ``(N, horizon, D)``; an array ``(N, D)`` (points when ``horizon`` is 1,
+    else one trajectory cut into every window of length ``horizon``); or an object with
+    ``windows`` ``(N, H, D)`` and ``layout`` attributes (a ``rr_gym.data.WindowDataset``).
+
+    Returns:
+        ``(windows, layout or None, metadata)``.
+
+    Raises:
+        DataError: wrong rank, empty data, a horizon the data cannot provide, or NaN/inf.
+    """
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ConfigError(f"horizon={horizon!r}; expected a positive int")
+    layout: TransitionLayout | None = None
+    metadata: dict[str, Any] = {}
+    if hasattr(data, "windows") and hasattr(data, "layout"):
+        layout, metadata = data.layout, dict(getattr(data, "metadata", {}) or {})
+        data = data.windows
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.size == 0:
+        raise DataError(f"training data is empty (shape {arr.shape}); expected at least one sample")
+    if arr.ndim == 2:
+        if horizon == 1:
+            arr = arr[:, None, :]
+        elif arr.shape[0] < horizon:
+            raise DataError(
+                f"horizon={horizon} is larger than the data: one trajectory of {arr.shape[0]} "
+                f"steps gives no window; use horizon <= {arr.shape[0]}"
+            )
+        else:
+            arr = np.lib.stride_tricks.sliding_window_view(arr, horizon, axis=0).transpose(0, 2, 1)
+    elif arr.ndim != 3:
+        raise DataError(
+            f"training data has rank {arr.ndim} (shape {arr.shape}); expected (N, horizon, D) "
+            "or (N, D)"
+        )
+    if arr.shape[1] != horizon:
+        raise DataError(
+            f"windows have horizon {arr.shape[1]} but horizon={horizon} was asked; "
+            f"re-cut the data into windows of {horizon} steps (rr_gym.data.make_windows)"
+        )
+    check_finite(arr, "training data")
+    if layout is not None and layout.dim != arr.shape[2]:
+        raise DataError(f"data has transition dim {arr.shape[2]} but its layout is {layout}")
+    return np.ascontiguousarray(arr), layout, metadata
+
+
+def _make_denoiser(
+    kind: str, horizon: int, dim: int, network: Mapping[str, Any] | None
+) -> Denoiser:
+    if kind == "auto":
+        kind = "mlp" if horizon == 1 else "unet"
+    if kind == "mlp":
+        return MLPDenoiser(horizon, dim, **(network or {}))
+    if kind == "unet":
+        return TemporalUnet(horizon, dim, **(network or {}))
+    raise ConfigError(f"denoiser={kind!r}; expected 'auto', 'mlp' or 'unet'")
+
+
+def train_diffusion(
+    data: Any,
+    *,
+    horizon: int,
+    steps: int,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    denoiser: Literal["auto", "mlp", "unet"] = "auto",
+    network: Mapping[str, Any] | None = None,
+    n_diffusion_steps: int = 100,
+    schedule: ScheduleKind = "cosine",
+    predict_epsilon: bool = True,
+    clip_denoised: float | None = None,
+    normalizer: Normalizer | NormalizerKind = "gaussian",
+    layout: TransitionLayout | None = None,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    ema_decay: float | None = 0.995,
+    grad_clip: float | None = 1.0,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> GaussianDiffusion:
+    """Train a diffusion model of trajectory windows.
+
+    Args:
+        data: raw windows ``(N, horizon, D)``, points/one trajectory ``(N, D)``, or a
+            ``WindowDataset``.
+        horizon: trajectory length H of the model.
+        steps: optimisation steps.
+        seed: seeds the network initialisation and the training randomness.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        denoiser: ``"mlp"``, ``"unet"``, or ``"auto"`` (MLP for horizon 1, else U-Net).
+        network: keyword sizes for the denoiser (e.g. ``{"dim": 32, "dim_mults": [1, 2, 4]}``).
+        n_diffusion_steps: diffusion steps T.
+        schedule: ``"cosine"`` or ``"linear"``.
+        predict_epsilon: predict noise (True) or clean samples.
+        clip_denoised: clip predicted x0 during sampling (None: no clip).
+        normalizer: a fitted :class:`Normalizer` (share one between a base and an expert
+            model) or the kind to fit on ``data``.
+        layout: transition layout (taken from a WindowDataset, else one flat field).
+        batch_size, lr, ema_decay, grad_clip: loop options (see :class:`TrainConfig`).
+        checkpoint_dir, checkpoint_every, resume: periodic checkpoints and resuming.
+        progress: show a progress bar.
+        metadata: JSON-friendly facts saved with the model.
+
+    Returns:
+        The trained model (EMA weights) in eval mode.
+
+    Example:
+        >>> import numpy as np
+        >>> points = np.random.default_rng(0).normal(size=(256, 2))
+        >>> model = train_diffusion(points, horizon=1, steps=10, progress=False,
+        ...                         network={"hidden_dim": 32})
+        >>> model.sample(3).x.shape
+        torch.Size([3, 1, 2])
+    """
+    windows, data_layout, data_meta = as_windows(data, horizon)
+    dim = windows.shape[2]
+    layout = layout or data_layout or TransitionLayout.flat(dim)
+    norm = normalizer if isinstance(normalizer, Normalizer) else Normalizer.fit(windows, normalizer)
+    dev = resolve_device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _make_denoiser(denoiser, horizon, dim, network)
+    diffusion = GaussianDiffusion(
+        model,
+        NoiseSchedule(n_diffusion_steps, schedule),
+        predict_epsilon=predict_epsilon,
+        clip_denoised=clip_denoised,
+        normalizer=norm,
+        layout=layout,
+        metadata={**data_meta, **(metadata or {})},
+    )
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        grad_clip=grad_clip,
+        checkpoint_dir=None if checkpoint_dir is None else os.fspath(checkpoint_dir),
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+        progress=progress,
+    )
+    train = torch.as_tensor(norm.normalize(windows))
+    trainer = DiffusionTrainer(diffusion, train, config, dev)
+    trainer.fit(resume=resume)
+    trained = trainer.model()
+    assert isinstance(trained, GaussianDiffusion)
+    return trained.eval()
+
+
+def extract_reward(
+    base: GaussianDiffusion,
+    expert: GaussianDiffusion,
+    data: Any,
+    *,
+    steps: int,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    window: int = 1,
+    reduction: Reduction = "sum",
+    target: MatchTarget = "posterior_mean",
+    eval_at: EvalPoint = "posterior_mean",
+    l2: float = 0.0,
+    source: NoisySource = "data",
+    hidden_dim: int = 256,
+    depth: int = 3,
+    time_dim: int = 32,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    ema_decay: float | None = 0.995,
+    grad_clip: float | None = 1.0,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> RelativeRewardModel:
+    """Extract the relative reward of ``expert`` over ``base`` by gradient matching.
+
+    Args:
+        base: diffusion model of the base (low-reward) behaviour.
+        expert: diffusion model of the expert behaviour (same schedule, horizon, layout and
+            normaliser as ``base``, else :class:`~rr_gym.errors.IncompatibleModelsError`).
+        data: raw windows (any form :func:`train_diffusion` accepts) that are noised to
+            ``x_t``; usually both datasets together.
+        steps: optimisation steps.
+        seed: seeds the reward network's initialisation and training randomness.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        window: transitions per reward window (1 = a Markov reward for environments).
+        reduction: ``"sum"`` or ``"mean"`` of window rewards over a trajectory.
+        target: ``"posterior_mean"`` (the paper) or ``"score"``
+            (see :class:`~rr_gym.rewards.GradientMatchingTrainer`).
+        eval_at: ``"posterior_mean"`` (official code) or ``"x_t"``.
+        l2: weight of an L2 penalty on the reward.
+        source: ``"data"`` (Algorithm 1) or ``"base_chain"`` (Algorithm 2).
+        hidden_dim, depth, time_dim: reward MLP sizes.
+        batch_size, lr, ema_decay, grad_clip: loop options (see :class:`TrainConfig`).
+        checkpoint_dir, checkpoint_every, resume: periodic checkpoints and resuming.
+        progress: show a progress bar.
+        metadata: JSON-friendly facts saved with the reward.
+
+    Returns:
+        The relative reward (EMA weights) in eval mode; ``reward.predict(x, t=0)``.
+    """
+    check_compatible(base, expert)
+    windows, _, _ = as_windows(data, base.horizon)
+    if window > base.horizon:
+        raise ConfigError(f"window={window} exceeds the models' horizon {base.horizon}")
+    dev = resolve_device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        reward = RelativeRewardModel(
+            base.layout,
+            base.normalizer,
+            window=window,
+            reduction=reduction,
+            hidden_dim=hidden_dim,
+            depth=depth,
+            time_dim=time_dim,
+            schedule=base.schedule.to_dict(),
+            metadata={**base.metadata, **(metadata or {})},
+        )
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=ema_decay,
+        grad_clip=grad_clip,
+        checkpoint_dir=None if checkpoint_dir is None else os.fspath(checkpoint_dir),
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+        progress=progress,
+    )
+    trainer = GradientMatchingTrainer(
+        reward,
+        base,
+        expert,
+        torch.as_tensor(base.normalizer.normalize(windows)),
+        config,
+        dev,
+        target=target,
+        eval_at=eval_at,
+        l2=l2,
+        source=source,
+    )
+    trainer.fit(resume=resume)
+    trained = trainer.model()
+    assert isinstance(trained, RelativeRewardModel)
+    return trained.eval()
+
+
+def load(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Any:
+    """Load a diffusion model or reward model saved with ``.save(path)``.
+
+    See :func:`rr_gym.checkpoint.load`.
+    """
+    return _load_checkpoint(path, device=device)

@@ -1,0 +1,340 @@
+"""GaussianDiffusion: a denoiser plus a noise schedule, in the normalised space of its data."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from rr_gym.checkpoint import Checkpointable
+from rr_gym.diffusion.conditioning import Inpainting
+from rr_gym.diffusion.denoiser import Denoiser, build_denoiser
+from rr_gym.diffusion.guidance import Guidance
+from rr_gym.diffusion.schedule import NoiseSchedule, Posterior
+from rr_gym.errors import CheckpointError, ConfigError, DataError, IncompatibleModelsError
+from rr_gym.layout import TransitionLayout
+from rr_gym.normalizer import Normalizer
+
+__all__ = ["GaussianDiffusion", "Prediction", "SampleResult", "Sampler", "check_compatible"]
+
+Sampler = Literal["ddpm", "ddim"]
+
+
+class Prediction(NamedTuple):
+    """A denoiser's output at ``(x_t, t)`` in both parameterisations, each ``(B, H, D)``."""
+
+    x0: torch.Tensor
+    eps: torch.Tensor
+
+
+class SampleResult(NamedTuple):
+    """Output of :meth:`GaussianDiffusion.sample`.
+
+    Attributes:
+        x: final samples ``(B, H, D)`` in normalised space.
+        chain: ``(S + 1, B, H, D)``: ``chain[i]`` is the input of the denoising step at
+            ``timesteps[i]``; ``chain[-1]`` equals ``x``. None unless requested.
+        timesteps: the ``S`` diffusion steps visited, in order (descending).
+    """
+
+    x: torch.Tensor
+    chain: torch.Tensor | None
+    timesteps: torch.Tensor
+
+
+def _randn(
+    shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Standard normal noise on ``like``'s device; ``generator`` may live on another device."""
+    gen_device = generator.device if generator is not None else like.device
+    noise = torch.randn(shape, generator=generator, device=gen_device, dtype=like.dtype)
+    return noise.to(like.device)
+
+
+class GaussianDiffusion(nn.Module, Checkpointable):
+    """A DDPM over trajectories ``(B, horizon, transition_dim)`` in normalised space.
+
+    Args:
+        model: the denoiser network.
+        schedule: the noise schedule (shared by any models whose outputs are compared).
+        predict_epsilon: the network predicts the noise (True) or the clean sample (False).
+        clip_denoised: clip predicted ``x0`` to ``[-c, c]`` while sampling; None = no clip.
+        normalizer: maps raw transitions to the model's space (identity if None).
+        layout: names the transition's fields (one flat field if None).
+        metadata: JSON-friendly facts saved with the checkpoint (dataset id, spaces, ...).
+
+    Example:
+        >>> from rr_gym.diffusion import MLPDenoiser, NoiseSchedule
+        >>> diffusion = GaussianDiffusion(MLPDenoiser(1, 2, hidden_dim=16), NoiseSchedule(10))
+        >>> diffusion.loss(torch.randn(8, 1, 2)).shape
+        torch.Size([])
+        >>> diffusion.sample(4, sampler="ddim", n_steps=5).x.shape
+        torch.Size([4, 1, 2])
+    """
+
+    def __init__(
+        self,
+        model: Denoiser,
+        schedule: NoiseSchedule,
+        *,
+        predict_epsilon: bool = True,
+        clip_denoised: float | None = None,
+        normalizer: Normalizer | None = None,
+        layout: TransitionLayout | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.schedule = schedule
+        self.predict_epsilon = predict_epsilon
+        self.clip_denoised = clip_denoised
+        dim = model.transition_dim
+        self.normalizer = normalizer if normalizer is not None else Normalizer.identity(dim)
+        self.layout = layout if layout is not None else TransitionLayout.flat(dim)
+        if self.normalizer.dim != dim or self.layout.dim != dim:
+            raise ConfigError(
+                f"denoiser transition_dim={dim} but normalizer dim={self.normalizer.dim} and "
+                f"layout dim={self.layout.dim} ({self.layout}); they must agree"
+            )
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.training_config: dict[str, Any] = {}
+
+    @property
+    def horizon(self) -> int:
+        """Trajectory length H."""
+        return self.model.horizon
+
+    @property
+    def transition_dim(self) -> int:
+        """Transition size D."""
+        return self.model.transition_dim
+
+    @property
+    def n_steps(self) -> int:
+        """Number of diffusion steps T."""
+        return self.schedule.n_steps
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters."""
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------------ model outputs
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 3 or x.shape[1:] != (self.horizon, self.transition_dim):
+            raise DataError(
+                f"expected trajectories of shape (B, {self.horizon}, {self.transition_dim}), "
+                f"got {tuple(x.shape)}"
+            )
+
+    def predict(self, xt: torch.Tensor, t: torch.Tensor) -> Prediction:
+        """Estimates of ``x0`` and of the noise at ``x_t`` ``(B, H, D)``, ``t`` ``(B,)``."""
+        out = self.model(xt, t)
+        if self.predict_epsilon:
+            return Prediction(self.schedule.predict_x0(xt, t, out), out)
+        return Prediction(out, self.schedule.predict_eps(xt, t, out))
+
+    def p_mean_variance(self, xt: torch.Tensor, t: torch.Tensor) -> Posterior:
+        """``p(x_{t-1} | x_t)``: the posterior ``q(x_{t-1} | x_t, x0)`` at the predicted ``x0``."""
+        x0 = self.predict(xt, t).x0
+        if self.clip_denoised is not None:
+            x0 = x0.clamp(-self.clip_denoised, self.clip_denoised)
+        return self.schedule.posterior(x0, xt, t)
+
+    def posterior_mean(self, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Mean of ``p(x_{t-1} | x_t)``, ``(B, H, D)``: what the relative reward's gradient
+        bridges between a base and an expert model."""
+        return self.p_mean_variance(xt, t).mean
+
+    # ------------------------------------------------------------------ training
+    def loss(
+        self,
+        x0: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Denoising loss (MSE on noise or on ``x0``) for clean samples ``x0`` ``(B, H, D)``,
+        with steps drawn uniformly. Returns a scalar."""
+        self._check_input(x0)
+        batch = x0.shape[0]
+        gen_device = generator.device if generator is not None else x0.device
+        t = torch.randint(0, self.n_steps, (batch,), generator=generator, device=gen_device)
+        t = t.to(x0.device)
+        noise = _randn(tuple(x0.shape), x0, generator)
+        xt = self.schedule.add_noise(x0, noise, t)
+        out = self.model(xt, t)
+        target = noise if self.predict_epsilon else x0
+        return torch.mean((out - target) ** 2)
+
+    # ------------------------------------------------------------------ sampling
+    def timesteps(self, sampler: Sampler = "ddpm", n_steps: int | None = None) -> torch.Tensor:
+        """Descending diffusion steps visited by ``sampler`` (all T for DDPM)."""
+        if sampler == "ddpm":
+            if n_steps not in (None, self.n_steps):
+                raise ConfigError(
+                    f"DDPM visits all {self.n_steps} steps, got n_steps={n_steps}; "
+                    "use sampler='ddim' for fewer steps"
+                )
+            return torch.arange(self.n_steps - 1, -1, -1)
+        if sampler != "ddim":
+            raise ConfigError(f"sampler={sampler!r}; expected 'ddpm' or 'ddim'")
+        n = self.n_steps if n_steps is None else int(n_steps)
+        if not 1 <= n <= self.n_steps:
+            raise ConfigError(f"DDIM n_steps={n_steps} must be in 1..{self.n_steps}")
+        steps = np.unique(np.linspace(0, self.n_steps - 1, n).round().astype(np.int64))
+        return torch.as_tensor(steps[::-1].copy())
+
+    def _ddpm_step(
+        self, x: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        post = self.p_mean_variance(x, t)
+        if int(t[0]) == 0:
+            return post.mean
+        return post.mean + (0.5 * post.log_variance).exp() * _randn(tuple(x.shape), x, generator)
+
+    def _ddim_step(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        t_prev: int,
+        eta: float,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        x0, eps = self.predict(x, t)
+        if self.clip_denoised is not None:
+            x0 = x0.clamp(-self.clip_denoised, self.clip_denoised)
+            eps = self.schedule.predict_eps(x, t, x0)
+        ac = self.schedule.coef("alphas_cumprod", t, x)
+        if t_prev < 0:
+            return x0
+        ac_prev = self.schedule.coef("alphas_cumprod", torch.full_like(t, t_prev), x)
+        sigma = eta * ((1 - ac_prev) / (1 - ac) * (1 - ac / ac_prev)).sqrt()
+        x_prev = ac_prev.sqrt() * x0 + (1 - ac_prev - sigma**2).clamp(min=0).sqrt() * eps
+        if eta > 0:
+            x_prev = x_prev + sigma * _randn(tuple(x.shape), x, generator)
+        return x_prev
+
+    @torch.no_grad()
+    def sample(
+        self,
+        batch_size: int,
+        *,
+        inpainting: Inpainting | None = None,
+        guidance: Guidance | None = None,
+        sampler: Sampler = "ddpm",
+        n_steps: int | None = None,
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
+        return_chain: bool = False,
+    ) -> SampleResult:
+        """Draw ``batch_size`` trajectories ``(B, H, D)`` in normalised space.
+
+        Args:
+            batch_size: number of trajectories B.
+            inpainting: known entries (e.g. the current state) re-imposed after each step.
+            guidance: a guide and its scale; see :class:`~rr_gym.diffusion.Guidance`.
+            sampler: ``"ddpm"`` (all T steps, ancestral) or ``"ddim"`` (``n_steps`` steps).
+            n_steps: DDIM steps (default T).
+            eta: DDIM stochasticity (0 = deterministic).
+            generator: source of randomness (any device).
+            return_chain: also return every intermediate sample.
+        """
+        device = self.device
+        ref = torch.empty(0, device=device, dtype=next(self.parameters()).dtype)
+        x = _randn((batch_size, self.horizon, self.transition_dim), ref, generator)
+        if inpainting is not None:
+            x = inpainting.apply(x)
+        steps = self.timesteps(sampler, n_steps)
+        chain = [] if return_chain else None
+        for i, step in enumerate(steps.tolist()):
+            t = torch.full((batch_size,), step, device=device, dtype=torch.long)
+            if guidance is not None and step >= guidance.t_stopgrad:
+                for _ in range(guidance.n_guide_steps):
+                    with torch.enable_grad():
+                        grad = guidance.guide(x, t)
+                    x = x + guidance.scale * grad.detach()
+                    if inpainting is not None:
+                        x = inpainting.apply(x)
+            if chain is not None:
+                chain.append(x)
+            if sampler == "ddpm":
+                x = self._ddpm_step(x, t, generator)
+            else:
+                t_prev = int(steps[i + 1]) if i + 1 < len(steps) else -1
+                x = self._ddim_step(x, t, t_prev, eta, generator)
+            if inpainting is not None:
+                x = inpainting.apply(x)
+        if chain is not None:
+            chain.append(x)
+        stacked = torch.stack(chain) if chain is not None else None
+        return SampleResult(x=x, chain=stacked, timesteps=steps)
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Weights and config; see :class:`~rr_gym.checkpoint.Checkpointable`."""
+        config = {
+            "denoiser": type(self.model).__name__,
+            "denoiser_config": self.model.config,
+            "schedule": self.schedule.to_dict(),
+            "predict_epsilon": self.predict_epsilon,
+            "clip_denoised": self.clip_denoised,
+            "normalizer": self.normalizer.to_dict(),
+            "layout": self.layout.to_dict(),
+            "metadata": self.metadata,
+            "training": self.training_config,
+        }
+        return dict(self.model.state_dict()), config
+
+    @classmethod
+    def from_checkpoint_state(
+        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
+    ) -> GaussianDiffusion:
+        """Rebuild from :meth:`checkpoint_state`."""
+        model = build_denoiser(config["denoiser"], **config["denoiser_config"])
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"weights do not fit {config['denoiser']}: {exc}") from exc
+        diffusion = cls(
+            model,
+            NoiseSchedule.from_dict(config["schedule"]),
+            predict_epsilon=bool(config["predict_epsilon"]),
+            clip_denoised=config.get("clip_denoised"),
+            normalizer=Normalizer.from_dict(config["normalizer"]),
+            layout=TransitionLayout.from_dict(config["layout"]),
+            metadata=config.get("metadata") or {},
+        )
+        diffusion.training_config = config.get("training") or {}
+        return diffusion
+
+
+def check_compatible(base: GaussianDiffusion, expert: GaussianDiffusion) -> None:
+    """Refuse two diffusion models whose outputs cannot be compared point by point.
+
+    They must share the noise schedule, horizon, transition layout and normaliser.
+
+    Raises:
+        IncompatibleModelsError: naming the first difference and both values.
+    """
+    checks: list[tuple[str, Any, Any]] = [
+        ("noise schedule", base.schedule, expert.schedule),
+        ("horizon", base.horizon, expert.horizon),
+        ("transition layout", base.layout, expert.layout),
+        ("normalizer", base.normalizer, expert.normalizer),
+    ]
+    for what, a, b in checks:
+        if a != b:
+            detail = ""
+            if what == "normalizer":
+                detail = (
+                    f" (shift {np.round(a.shift, 4).tolist()} vs {np.round(b.shift, 4).tolist()})"
+                    if a.kind == b.kind
+                    else ""
+                )
+            raise IncompatibleModelsError(
+                f"base and expert diffusion models differ in {what}: base has {a!r}, expert has "
+                f"{b!r}{detail}. Train both with the same {what} (for the normalizer: fit one "
+                "normalizer on the union of both datasets and pass it to train_diffusion)"
+            )

@@ -1,0 +1,151 @@
+"""Gradient matching (Nuti et al. 2023, Algorithms 1 and 2): learn rho whose input gradient
+equals the difference of an expert and a base diffusion model's denoising outputs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from rr_gym.diffusion.gaussian import GaussianDiffusion, _randn, check_compatible
+from rr_gym.errors import ConfigError, IncompatibleModelsError
+from rr_gym.rewards.base import TorchRewardModel
+from rr_gym.training import TrainConfig, Trainer
+
+__all__ = ["EvalPoint", "GradientMatchingTrainer", "MatchTarget", "NoisySource"]
+
+EvalPoint = Literal["posterior_mean", "x_t"]
+MatchTarget = Literal["posterior_mean", "score"]
+NoisySource = Literal["data", "base_chain"]
+
+
+class GradientMatchingTrainer(Trainer):
+    """Trains a reward ``rho(x, t)`` so that ``grad_x rho`` matches ``m_E - m_B``.
+
+    Each step draws ``x_0`` from the data (Algorithm 1) or ``x_t`` from the base model's own
+    sampling chain (Algorithm 2), computes both frozen models' outputs at ``(x_t, t)``
+    without gradients, and minimises the squared error between the reward's input gradient
+    and their difference, through a double backward.
+
+    Args:
+        reward: the reward to train (layout and normaliser must be the models').
+        base: diffusion model of the base (low-reward) data.
+        expert: diffusion model of the expert data; must be compatible with ``base``.
+        data: normalised windows ``(N, H, D)`` (x0 for Algorithm 1).
+        config: loop options.
+        device: where to train.
+        target: ``"posterior_mean"`` matches ``m_E - m_B`` (the paper); ``"score"`` matches
+            the score difference ``-(eps_E - eps_B) / sigma_t`` with weight ``sigma_t**2``,
+            so rho at every t is the log density ratio itself, on one scale across t.
+        eval_at: where the gradient is taken: the base posterior mean (official code) or
+            ``x_t``.
+        l2: weight of an L2 penalty on rho that pins its free constant.
+        source: ``"data"`` (Algorithm 1) or ``"base_chain"`` (Algorithm 2).
+        chain_pool_size: trajectories per pool of base chains (Algorithm 2).
+        chain_refresh: steps between refreshes of the chain pool (Algorithm 2).
+    """
+
+    def __init__(
+        self,
+        reward: TorchRewardModel,
+        base: GaussianDiffusion,
+        expert: GaussianDiffusion,
+        data: torch.Tensor,
+        config: TrainConfig,
+        device: torch.device,
+        *,
+        target: MatchTarget = "posterior_mean",
+        eval_at: EvalPoint = "posterior_mean",
+        l2: float = 0.0,
+        source: NoisySource = "data",
+        chain_pool_size: int = 256,
+        chain_refresh: int = 500,
+    ) -> None:
+        check_compatible(base, expert)
+        if reward.layout != base.layout or reward.normalizer != base.normalizer:
+            raise IncompatibleModelsError(
+                f"reward has layout {reward.layout} and {reward.normalizer!r}; the diffusion "
+                f"models have {base.layout} and {base.normalizer!r}: build the reward with "
+                "the models' layout and normalizer"
+            )
+        for name, value, options in (
+            ("target", target, ("posterior_mean", "score")),
+            ("eval_at", eval_at, ("posterior_mean", "x_t")),
+            ("source", source, ("data", "base_chain")),
+        ):
+            if value not in options:
+                raise ConfigError(f"{name}={value!r}; expected one of {list(options)}")
+        if l2 < 0 or chain_pool_size < 1 or chain_refresh < 1:
+            raise ConfigError(
+                f"need l2 >= 0, chain_pool_size >= 1, chain_refresh >= 1; got l2={l2}, "
+                f"chain_pool_size={chain_pool_size}, chain_refresh={chain_refresh}"
+            )
+        super().__init__(reward, data, config, device)
+        self.reward = reward
+        self.base = base.to(device).eval().requires_grad_(False)
+        self.expert = expert.to(device).eval().requires_grad_(False)
+        self.target: MatchTarget = target
+        self.eval_at: EvalPoint = eval_at
+        self.l2 = l2
+        self.source: NoisySource = source
+        self.chain_pool_size = chain_pool_size
+        self.chain_refresh = chain_refresh
+        self._pool: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._pool_step = -1
+
+    def _noisy_batch(self, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x_t, t)``: noised data (Algorithm 1) or points of base sampling chains (2)."""
+        batch = x0.shape[0]
+        n_steps = self.base.n_steps
+        if self.source == "data":
+            t = torch.randint(0, n_steps, (batch,), generator=self.generator).to(self.device)
+            noise = _randn(tuple(x0.shape), x0, self.generator)
+            return self.base.schedule.add_noise(x0, noise, t), t
+        stale = self._pool is None or self.step - self._pool_step >= self.chain_refresh
+        if stale:
+            result = self.base.sample(
+                self.chain_pool_size, generator=self.generator, return_chain=True
+            )
+            assert result.chain is not None
+            self._pool = (result.chain[:-1], result.timesteps.to(self.device))  # (S, P, H, D)
+            self._pool_step = self.step
+        chain, steps = self._pool  # type: ignore[misc]
+        i = torch.randint(0, chain.shape[0], (batch,), generator=self.generator).to(self.device)
+        p = torch.randint(0, chain.shape[1], (batch,), generator=self.generator).to(self.device)
+        return chain[i, p], steps[i]
+
+    def compute_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        xt, t = self._noisy_batch(batch)
+        with torch.no_grad():
+            if self.target == "posterior_mean" or self.eval_at == "posterior_mean":
+                m_base = self.base.posterior_mean(xt, t)
+            if self.target == "posterior_mean":
+                goal = self.expert.posterior_mean(xt, t) - m_base
+                weight = torch.ones_like(t, dtype=xt.dtype)
+            else:
+                sigma = self.base.schedule.coef("sqrt_one_minus_alphas_cumprod", t, xt)
+                eps_diff = self.expert.predict(xt, t).eps - self.base.predict(xt, t).eps
+                goal = -eps_diff / sigma
+                weight = sigma.reshape(-1) ** 2
+        point = (m_base if self.eval_at == "posterior_mean" else xt).detach().requires_grad_(True)
+        rho = self.reward(point, t)
+        (grad,) = torch.autograd.grad(rho.sum(), point, create_graph=True)
+        per_sample = ((grad - goal) ** 2).flatten(1).mean(1)
+        match = (weight * per_sample).mean()
+        loss = match + self.l2 * (rho**2).mean() if self.l2 else match
+        return loss, {"match": match.detach()}
+
+    def export(self, module: nn.Module) -> TorchRewardModel:
+        assert isinstance(module, TorchRewardModel)
+        return module
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "eval_at": self.eval_at,
+            "l2": self.l2,
+            "source": self.source,
+            "chain_pool_size": self.chain_pool_size,
+            "chain_refresh": self.chain_refresh,
+        }

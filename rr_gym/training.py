@@ -1,0 +1,261 @@
+"""The training loop shared by every rr_gym trainer: batches, AdamW, clipping, EMA,
+progress bar, periodic atomic checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import abc
+import copy
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from rr_gym.checkpoint import Checkpointable, read_checkpoint, write_checkpoint
+from rr_gym.errors import CheckpointError, ConfigError
+from rr_gym.utils.ema import EMA
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Options of the training loop (the model-specific options live on each trainer).
+
+    Attributes:
+        steps: total optimisation steps (a resumed run continues up to this number).
+        batch_size: samples per step.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        grad_clip: max global gradient norm; None disables clipping.
+        ema_decay: decay of the weight average; None disables EMA.
+        log_every: steps between entries of the loss history.
+        checkpoint_every: steps between checkpoints (needs ``checkpoint_dir``).
+        checkpoint_dir: where ``trainer/`` (resumable state) and ``model/`` are written.
+        seed: seed of the trainer's own random generator.
+        progress: show a progress bar.
+    """
+
+    steps: int
+    batch_size: int = 64
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    ema_decay: float | None = 0.995
+    log_every: int = 100
+    checkpoint_every: int | None = None
+    checkpoint_dir: str | None = None
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.log_every < 1:
+            raise ConfigError(
+                f"need steps >= 0, batch_size >= 1, lr > 0, log_every >= 1; got steps="
+                f"{self.steps}, batch_size={self.batch_size}, lr={self.lr}, "
+                f"log_every={self.log_every}"
+            )
+        if self.checkpoint_every is not None and self.checkpoint_dir is None:
+            raise ConfigError(
+                "checkpoint_every is set but checkpoint_dir is None; give a directory"
+            )
+
+
+@dataclass
+class TrainResult:
+    """Summary of :meth:`Trainer.fit`: steps reached, loss history and throughput."""
+
+    steps: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    steps_per_s: float = 0.0
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, entry in state["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = value
+    for idx, entry in meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(entry)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name[len(prefix) :]: v for name, v in tensors.items() if name.startswith(prefix)}
+
+
+class Trainer(abc.ABC):
+    """Base trainer: subclasses define the loss and which model the training produces.
+
+    Args:
+        module: the module whose parameters are optimised.
+        data: training samples ``(N, ...)`` already in the model's normalised space.
+        config: loop options.
+        device: where training runs.
+    """
+
+    def __init__(
+        self, module: nn.Module, data: torch.Tensor, config: TrainConfig, device: torch.device
+    ) -> None:
+        self.config = config
+        self.device = device
+        self.module = module.to(device)
+        self.data = data.to(device=device, dtype=torch.float32)
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        self.ema = EMA(self.module, config.ema_decay) if config.ema_decay else None
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------ subclass API
+    @abc.abstractmethod
+    def compute_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Scalar loss of one batch ``(B, ...)`` and extra scalar tensors to log (read only
+        every ``log_every`` steps, so no device sync happens on other steps)."""
+
+    @abc.abstractmethod
+    def export(self, module: nn.Module) -> Checkpointable:
+        """The trained model built around ``module`` (the EMA copy when EMA is on)."""
+
+    def options(self) -> dict[str, Any]:
+        """Trainer-specific options recorded in the exported model's checkpoint."""
+        return {}
+
+    # ------------------------------------------------------------------ loop
+    def sample_batch(self) -> torch.Tensor:
+        """A batch of ``batch_size`` samples drawn uniformly with replacement."""
+        idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.generator)
+        return self.data[idx.to(self.device)]
+
+    def training_config(self) -> dict[str, Any]:
+        """What produced the model: loop options, trainer options, steps done."""
+        loop = dataclasses.asdict(self.config)
+        loop.pop("progress")
+        return {"trainer": type(self).__name__, **loop, **self.options(), "steps_done": self.step}
+
+    def model(self) -> Checkpointable:
+        """The trained model so far (EMA weights when EMA is on), as an independent copy."""
+        source = self.ema.shadow if self.ema is not None else self.module
+        model = self.export(copy.deepcopy(source).eval())
+        model.training_config = self.training_config()  # type: ignore[attr-defined]
+        return model
+
+    def fit(self, *, resume: bool = False) -> TrainResult:
+        """Train up to ``config.steps`` steps; with ``resume``, continue from the checkpoint."""
+        cfg = self.config
+        if resume:
+            if cfg.checkpoint_dir is None:
+                raise ConfigError("resume=True needs a checkpoint_dir to resume from")
+            state_dir = Path(cfg.checkpoint_dir) / "trainer"
+            if state_dir.exists():
+                self.load_state(state_dir)
+                logger.info("resumed %s at step %d", type(self).__name__, self.step)
+        start_step, start = self.step, time.perf_counter()
+        self.module.train()
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            desc=type(self).__name__,
+            disable=not cfg.progress,
+            dynamic_ncols=True,
+        )
+        with bar:
+            while self.step < cfg.steps:
+                loss, logs = self.compute_loss(self.sample_batch())
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                if self.ema is not None:
+                    self.ema.update(self.module)
+                self.step += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    entry = {"step": float(self.step), "loss": loss.item()}
+                    entry.update({k: v.item() for k, v in logs.items()})
+                    self.history.append(entry)
+                    bar.set_postfix(loss=f"{entry['loss']:.4g}")
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+        if cfg.checkpoint_dir is not None and self.step > start_step:
+            self.save_checkpoint()
+        elapsed = time.perf_counter() - start
+        done = self.step - start_step
+        return TrainResult(
+            steps=self.step,
+            history=list(self.history),
+            wall_time_s=elapsed,
+            steps_per_s=done / elapsed if elapsed > 0 else 0.0,
+        )
+
+    # ------------------------------------------------------------------ state
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoint_dir/trainer`` (resumable) and ``checkpoint_dir/model``."""
+        assert self.config.checkpoint_dir is not None  # guaranteed by TrainConfig
+        root = Path(self.config.checkpoint_dir)
+        self.save_state(root / "trainer")
+        self.model().save(root / "model")
+
+    def save_state(self, path: str | Path) -> None:
+        """Save everything needed to continue training exactly (weights, EMA, optimiser, RNG)."""
+        optim_tensors, optim_meta = _flatten_optimizer(self.optimizer.state_dict())
+        tensors = {f"module.{k}": v for k, v in self.module.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.state_dict().items()})
+        tensors.update(optim_tensors)
+        tensors["rng"] = self.generator.get_state()
+        header = {
+            "class": "TrainerState",
+            "trainer": type(self).__name__,
+            "step": self.step,
+            "ema_updates": self.ema.updates if self.ema is not None else 0,
+            "optimizer": optim_meta,
+            "history": self.history,
+            "config": self.training_config(),
+        }
+        write_checkpoint(path, tensors, header)
+
+    def load_state(self, path: str | Path) -> None:
+        """Restore a state written by :meth:`save_state` by the same kind of trainer."""
+        tensors, header = read_checkpoint(path)
+        if header.get("class") != "TrainerState" or header.get("trainer") != type(self).__name__:
+            raise CheckpointError(
+                f"{path} holds state of {header.get('trainer')!r}, expected {type(self).__name__!r}"
+            )
+        try:
+            self.module.load_state_dict(_prefixed("module.", tensors))
+            if self.ema is not None:
+                self.ema.shadow.load_state_dict(_prefixed("ema.", tensors))
+                self.ema.updates = int(header["ema_updates"])
+            self.optimizer.load_state_dict(_unflatten_optimizer(tensors, header["optimizer"]))
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(
+                f"{path} does not fit this trainer's model ({exc}); was it written for a "
+                "different network size?"
+            ) from exc
+        self.generator.set_state(tensors["rng"])
+        self.step = int(header["step"])
+        self.history = list(header.get("history", []))
