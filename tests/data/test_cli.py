@@ -77,3 +77,21 @@ def test_module_entry_point(minari_root: Path) -> None:
                           text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert str(minari_root) in proc.stdout
+
+
+def test_generate_locomotion_then_reuse_policies(minari_root: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["-q", "generate", "locomotion", "--env", "hopper", "--levels", "medium,expert",
+            "--train-steps", "2048", "--eval-every", "1024", "--eval-episodes", "1",
+            "--steps-per-level", "300", "--seed", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "PPO: 2048 steps" in out and "rr_gym/hopper-expert-v0: 300 steps" in out
+    policy_dir = minari_root / "rr_gym" / "policies" / "hopper-seed2"
+    assert sorted(p.name for p in policy_dir.iterdir()) == ["expert.safetensors",
+                                                            "medium.safetensors"]
+    assert main([*argv, "--reuse-policies", "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert "PPO:" not in out and "rr_gym/hopper-medium-v0: 300 steps" in out
+    assert set(minari.list_local_datasets()) == {"rr_gym/hopper-medium-v0",
+                                                 "rr_gym/hopper-expert-v0"}
