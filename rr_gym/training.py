@@ -62,6 +62,18 @@ class TrainConfig:
                 f"{self.steps}, batch_size={self.batch_size}, lr={self.lr}, "
                 f"log_every={self.log_every}"
             )
+        if (
+            (self.checkpoint_every is not None and self.checkpoint_every < 1)
+            or (self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0)
+            or (self.grad_clip is not None and self.grad_clip <= 0)
+            or self.weight_decay < 0
+        ):
+            raise ConfigError(
+                f"need checkpoint_every >= 1, 0 < ema_decay < 1, grad_clip > 0 (None "
+                f"disables each) and weight_decay >= 0; got checkpoint_every="
+                f"{self.checkpoint_every}, ema_decay={self.ema_decay}, grad_clip="
+                f"{self.grad_clip}, weight_decay={self.weight_decay}"
+            )
         if self.checkpoint_every is not None and self.checkpoint_dir is None:
             raise ConfigError(
                 "checkpoint_every is set but checkpoint_dir is None; give a directory"
@@ -124,7 +136,7 @@ class Trainer(abc.ABC):
         self.data = data.to(device=device, dtype=torch.float32)
         params = [p for p in self.module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-        self.ema = EMA(self.module, config.ema_decay) if config.ema_decay else None
+        self.ema = EMA(self.module, config.ema_decay) if config.ema_decay is not None else None
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -142,6 +154,15 @@ class Trainer(abc.ABC):
     def options(self) -> dict[str, Any]:
         """Trainer-specific options recorded in the exported model's checkpoint."""
         return {}
+
+    def extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Subclass state beyond weights, optimiser and RNG that exact resume needs:
+        ``(tensors, json_metadata)``, restored by :meth:`load_extra_state`."""
+        return {}, {}
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Restore what :meth:`extra_state` saved."""
+        del tensors, meta  # the base trainer has no extra state
 
     # ------------------------------------------------------------------ loop
     def sample_batch(self) -> torch.Tensor:
@@ -227,6 +248,8 @@ class Trainer(abc.ABC):
             tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.state_dict().items()})
         tensors.update(optim_tensors)
         tensors["rng"] = self.generator.get_state()
+        extra_tensors, extra_meta = self.extra_state()
+        tensors.update({f"extra.{k}": v for k, v in extra_tensors.items()})
         header = {
             "class": "TrainerState",
             "trainer": type(self).__name__,
@@ -234,6 +257,7 @@ class Trainer(abc.ABC):
             "ema_updates": self.ema.updates if self.ema is not None else 0,
             "optimizer": optim_meta,
             "history": self.history,
+            "extra": extra_meta,
             "config": self.training_config(),
         }
         write_checkpoint(path, tensors, header)
@@ -259,3 +283,4 @@ class Trainer(abc.ABC):
         self.generator.set_state(tensors["rng"])
         self.step = int(header["step"])
         self.history = list(header.get("history", []))
+        self.load_extra_state(_prefixed("extra.", tensors), header.get("extra", {}))

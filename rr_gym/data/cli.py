@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     from rr_gym.data.locomotion import LOCOMOTION_ENV_IDS
     from rr_gym.data.maze import MAZE_NAMES
 
-    parser = argparse.ArgumentParser(prog="python -m rr_gym.data",
-                                     description="rr_gym datasets (Minari format).")
+    parser = argparse.ArgumentParser(
+        prog="python -m rr_gym.data", description="rr_gym datasets (Minari format)."
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or logs")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -68,19 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     lo = kinds.add_parser("locomotion", help="MuJoCo locomotion data at several qualities")
     lo.add_argument("--env", required=True, choices=tuple(LOCOMOTION_ENV_IDS))
-    lo.add_argument("--levels", default="all",
-                    help=f"comma list of {','.join(LOCOMOTION_LEVELS)} or 'all'")
+    lo.add_argument(
+        "--levels", default="all", help=f"comma list of {','.join(LOCOMOTION_LEVELS)} or 'all'"
+    )
     lo.add_argument("--train-steps", type=int, default=300_000, help="PPO budget (env steps)")
     lo.add_argument("--steps-per-level", type=int, default=200_000)
     lo.add_argument("--seed", type=int, default=0)
     lo.add_argument("--eval-every", type=int, default=10_000)
     lo.add_argument("--eval-episodes", type=int, default=5)
-    lo.add_argument("--action-std", type=float, default=0.1,
-                    help="Gaussian noise on the mean action for evaluation and collection "
-                         "(0: deterministic; negative: PPO's own learned std)")
+    lo.add_argument(
+        "--action-std",
+        type=float,
+        default=0.1,
+        help="Gaussian noise on the mean action for evaluation and collection "
+        "(0: deterministic; negative: PPO's own learned std)",
+    )
     lo.add_argument("--policy-dir", default=None)
-    lo.add_argument("--reuse-policies", action="store_true",
-                    help="roll out saved medium/expert policies instead of training")
+    lo.add_argument(
+        "--reuse-policies",
+        action="store_true",
+        help="roll out saved medium/expert policies instead of training",
+    )
     lo.add_argument("--overwrite", action="store_true")
 
     ls = sub.add_parser("list", help="local datasets with sizes, episodes, mean returns")
@@ -98,33 +107,49 @@ def _generate_pointmaze(args: argparse.Namespace, progress: bool) -> None:
         raise ConfigError("--dataset-id names one dataset; give a single --goal")
     for goal in goals:
         result = generate_pointmaze(
-            args.maze, goal=goal, steps=args.steps, seed=args.seed, reward_type=args.reward,
-            max_episode_steps=args.max_episode_steps, dataset_id=args.dataset_id,
-            overwrite=args.overwrite, progress=progress,
+            args.maze,
+            goal=goal,
+            steps=args.steps,
+            seed=args.seed,
+            reward_type=args.reward,
+            max_episode_steps=args.max_episode_steps,
+            dataset_id=args.dataset_id,
+            overwrite=args.overwrite,
+            progress=progress,
         )
-        print(f"{result.dataset_id}: {result.total_steps} steps, {result.total_episodes} "
-              f"episodes, mean return {result.mean_return:.3f}, {result.seconds:.1f} s "
-              f"({result.total_steps / result.seconds:,.0f} steps/s) -> {result.path}")
+        print(
+            f"{result.dataset_id}: {result.total_steps} steps, {result.total_episodes} "
+            f"episodes, mean return {result.mean_return:.3f}, {result.seconds:.1f} s "
+            f"({result.total_steps / result.seconds:,.0f} steps/s) -> {result.path}"
+        )
 
 
 def _generate_locomotion(args: argparse.Namespace, progress: bool) -> None:
     from rr_gym.data.locomotion_datasets import generate_locomotion
 
     result = generate_locomotion(
-        args.env, levels=args.levels, train_steps=args.train_steps,
-        steps_per_level=args.steps_per_level, seed=args.seed, eval_every=args.eval_every,
+        args.env,
+        levels=args.levels,
+        train_steps=args.train_steps,
+        steps_per_level=args.steps_per_level,
+        seed=args.seed,
+        eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
         action_std=None if args.action_std < 0 else args.action_std,
-        policy_dir=args.policy_dir, reuse_policies=args.reuse_policies,
-        overwrite=args.overwrite, progress=progress,
+        policy_dir=args.policy_dir,
+        reuse_policies=args.reuse_policies,
+        overwrite=args.overwrite,
+        progress=progress,
     )
     if result.training_steps:
         print(f"PPO: {result.training_steps} steps in {result.training_seconds:.1f} s")
     for level, path in result.policy_paths.items():
         print(f"{level} policy: eval return {result.policy_returns[level]:.1f} -> {path}")
     for ds in result.datasets.values():
-        print(f"{ds.dataset_id}: {ds.total_steps} steps, {ds.total_episodes} episodes, "
-              f"mean return {ds.mean_return:.1f}")
+        print(
+            f"{ds.dataset_id}: {ds.total_steps} steps, {ds.total_episodes} episodes, "
+            f"mean return {ds.mean_return:.1f}"
+        )
     print(f"total {result.seconds:.1f} s")
 
 
@@ -144,8 +169,10 @@ def _list(args: argparse.Namespace) -> None:
     print(f"{'id':<{width}}  {'steps':>10}  {'episodes':>8}  {'MB':>8}  {'mean return':>11}")
     for r in rows:
         mean = "-" if r.mean_return is None else f"{r.mean_return:.2f}"
-        print(f"{r.dataset_id:<{width}}  {r.total_steps:>10}  {r.total_episodes:>8}  "
-              f"{r.size_mb:>8.1f}  {mean:>11}")
+        print(
+            f"{r.dataset_id:<{width}}  {r.total_steps:>10}  {r.total_episodes:>8}  "
+            f"{r.size_mb:>8.1f}  {mean:>11}"
+        )
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -161,8 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input or missing dataset)."""
     args = build_parser().parse_args(argv)
     progress = not args.quiet and sys.stderr.isatty()
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         if args.command == "generate" and args.kind == "pointmaze":
             _generate_pointmaze(args, progress)

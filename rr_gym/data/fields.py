@@ -75,8 +75,9 @@ def infer_layout(
         key = None
         obs_size = _box_size(observation_space, "observation")
     act_size = _box_size(action_space, "action")
-    return TransitionLayout(fields=(("observation", obs_size), ("action", act_size)),
-                            observation_key=key)
+    return TransitionLayout(
+        fields=(("observation", obs_size), ("action", act_size)), observation_key=key
+    )
 
 
 def available_fields(
@@ -179,9 +180,7 @@ def episode_transitions(
             obs = _flat(np.asarray(observations[name[5:]]), len(observations[name[5:]]))
             block = obs[1 : n + 1]
         else:
-            raise DataError(
-                f"layout field {name!r} is not in the data; valid field names: {valid}"
-            )
+            raise DataError(f"layout field {name!r} is not in the data; valid field names: {valid}")
         if block.shape != (n, size):
             raise DataError(
                 f"layout field {name!r} has size {size} but the data has "

@@ -73,8 +73,9 @@ def substitute_command(dataset_id: str) -> str:
     if m:
         dense = " --reward dense" if m.group(2) else ""
         return f"{_CLI} pointmaze --maze {m.group(1)} --base{dense}"
-    m = re.fullmatch(rf"(?:{NAMESPACE}/({env_pat})-|mujoco/({env_pat})/)({level_pat})-v\d+",
-                     dataset_id)
+    m = re.fullmatch(
+        rf"(?:{NAMESPACE}/({env_pat})-|mujoco/({env_pat})/)({level_pat})-v\d+", dataset_id
+    )
     if m:
         env = m.group(1) or m.group(2)
         return f"{_CLI} locomotion --env {env} --levels {m.group(3)}"

@@ -115,8 +115,9 @@ class TrainingRun:
     def expert(self) -> Checkpoint:
         """The checkpoint with the best evaluated return (earliest on ties)."""
         if not self.checkpoints:
-            raise ConfigError("training produced no checkpoint; raise total_steps or lower "
-                              "eval_every")
+            raise ConfigError(
+                "training produced no checkpoint; raise total_steps or lower eval_every"
+            )
         return max(self.checkpoints, key=lambda c: (c.eval_return, -c.timestep))
 
     def medium(self, fraction: float = 1.0 / 3.0) -> Checkpoint:
@@ -163,17 +164,27 @@ class _RolloutRecorder(gym.Wrapper[Any, Any, Any, Any]):
         self._term.append(bool(terminated))
         self._trunc.append(bool(truncated))
         if terminated or truncated:
-            self.episodes.append(_to_episode(self._obs, self._act, self._rew, self._term,
-                                             self._trunc))
+            self.episodes.append(
+                _to_episode(self._obs, self._act, self._rew, self._term, self._trunc)
+            )
             self.end_steps.append(self.steps)
         return obs, float(reward), bool(terminated), bool(truncated), info
 
 
-def _to_episode(obs: list[np.ndarray], act: list[np.ndarray], rew: list[float],
-                term: list[bool], trunc: list[bool]) -> EpisodeArrays:
-    return EpisodeArrays(observations=np.asarray(obs, np.float64),
-                         actions=np.asarray(act, np.float32), rewards=np.asarray(rew),
-                         terminations=np.asarray(term, bool), truncations=np.asarray(trunc, bool))
+def _to_episode(
+    obs: list[np.ndarray],
+    act: list[np.ndarray],
+    rew: list[float],
+    term: list[bool],
+    trunc: list[bool],
+) -> EpisodeArrays:
+    return EpisodeArrays(
+        observations=np.asarray(obs, np.float64),
+        actions=np.asarray(act, np.float32),
+        rewards=np.asarray(rew),
+        terminations=np.asarray(term, bool),
+        truncations=np.asarray(trunc, bool),
+    )
 
 
 @contextlib.contextmanager
@@ -206,8 +217,12 @@ def _isolated_global_state(n_threads: int | None) -> Iterator[None]:
 ACTION_STD = 0.1
 
 
-def _policy_fn(policy: MLPPolicy | None, space: gym.spaces.Box, action_std: float | None,
-               rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+def _policy_fn(
+    policy: MLPPolicy | None,
+    space: gym.spaces.Box,
+    action_std: float | None,
+    rng: np.random.Generator,
+) -> Callable[[np.ndarray], np.ndarray]:
     if policy is None:
         low, high = space.low.astype(np.float64), space.high.astype(np.float64)
         return lambda obs: rng.uniform(low, high).astype(np.float32)
@@ -216,8 +231,14 @@ def _policy_fn(policy: MLPPolicy | None, space: gym.spaces.Box, action_std: floa
     return lambda obs: policy.act(obs, rng=rng, noise_std=action_std)
 
 
-def evaluate(env: gym.Env[Any, Any], policy: MLPPolicy, *, episodes: int, seed: int,
-             action_std: float | None = ACTION_STD) -> tuple[float, float]:
+def evaluate(
+    env: gym.Env[Any, Any],
+    policy: MLPPolicy,
+    *,
+    episodes: int,
+    seed: int,
+    action_std: float | None = ACTION_STD,
+) -> tuple[float, float]:
     """Mean and std of the return of ``policy`` over ``episodes`` seeded episodes.
 
     ``action_std``: noise added to the mean action (0: deterministic; None: the policy's
@@ -268,18 +289,35 @@ def train_ppo(
     """
     env_id = locomotion_env_id(env)
     if total_steps < 1 or eval_every < 1 or eval_episodes < 1:
-        raise ConfigError(f"total_steps={total_steps}, eval_every={eval_every}, eval_episodes="
-                          f"{eval_episodes}; expected positive ints")
+        raise ConfigError(
+            f"total_steps={total_steps}, eval_every={eval_every}, eval_episodes="
+            f"{eval_episodes}; expected positive ints"
+        )
     # Everything, imports included (some consume global RNGs), runs inside the isolation.
     with _isolated_global_state(n_threads):
-        return _train_ppo(env_id, total_steps=total_steps, seed=seed, eval_every=eval_every,
-                          eval_episodes=eval_episodes, action_std=action_std,
-                          ppo_kwargs=ppo_kwargs, progress=progress)
+        return _train_ppo(
+            env_id,
+            total_steps=total_steps,
+            seed=seed,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+            action_std=action_std,
+            ppo_kwargs=ppo_kwargs,
+            progress=progress,
+        )
 
 
-def _train_ppo(env_id: str, *, total_steps: int, seed: int, eval_every: int,
-               eval_episodes: int, action_std: float | None,
-               ppo_kwargs: dict[str, Any] | None, progress: bool) -> TrainingRun:
+def _train_ppo(
+    env_id: str,
+    *,
+    total_steps: int,
+    seed: int,
+    eval_every: int,
+    eval_episodes: int,
+    action_std: float | None,
+    ppo_kwargs: dict[str, Any] | None,
+    progress: bool,
+) -> TrainingRun:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -287,8 +325,9 @@ def _train_ppo(env_id: str, *, total_steps: int, seed: int, eval_every: int,
     eval_env = gym.make(env_id)
     checkpoints: list[Checkpoint] = []
     eval_seed = 10_000 + 1_000 * int(seed)
-    bar = tqdm(total=total_steps, desc=f"PPO {env_id}", unit="step", disable=not progress,
-               mininterval=1.0)
+    bar = tqdm(
+        total=total_steps, desc=f"PPO {env_id}", unit="step", disable=not progress, mininterval=1.0
+    )
 
     class _EvalCallback(BaseCallback):  # type: ignore[misc]
         def _on_step(self) -> bool:
@@ -297,8 +336,9 @@ def _train_ppo(env_id: str, *, total_steps: int, seed: int, eval_every: int,
             if t % eval_every == 0 or t == total_steps:
                 info = {"env_id": env_id, "timestep": t, "seed": int(seed)}
                 policy = MLPPolicy.from_sb3(self.model.policy, info=info)
-                mean, std = evaluate(eval_env, policy, episodes=eval_episodes, seed=eval_seed,
-                                     action_std=action_std)
+                mean, std = evaluate(
+                    eval_env, policy, episodes=eval_episodes, seed=eval_seed, action_std=action_std
+                )
                 policy.info["eval_return"] = mean
                 checkpoints.append(Checkpoint(t, mean, std, policy))
                 bar.set_postfix(eval_return=f"{mean:.0f}")
@@ -307,16 +347,22 @@ def _train_ppo(env_id: str, *, total_steps: int, seed: int, eval_every: int,
 
     t0 = time.perf_counter()
     with bar:
-        model = PPO("MlpPolicy", recorder, seed=int(seed), verbose=0, device="cpu",
-                    **(ppo_kwargs or {}))
+        model = PPO(
+            "MlpPolicy", recorder, seed=int(seed), verbose=0, device="cpu", **(ppo_kwargs or {})
+        )
         model.learn(total_timesteps=total_steps, callback=_EvalCallback())
     seconds = time.perf_counter() - t0
     eval_env.close()
     recorder.close()
-    return TrainingRun(env_id=env_id, seed=int(seed), total_steps=int(total_steps),
-                       checkpoints=tuple(checkpoints), rollouts=recorder.episodes,
-                       rollout_end_steps=np.asarray(recorder.end_steps, np.int64),
-                       seconds=seconds)
+    return TrainingRun(
+        env_id=env_id,
+        seed=int(seed),
+        total_steps=int(total_steps),
+        checkpoints=tuple(checkpoints),
+        rollouts=recorder.episodes,
+        rollout_end_steps=np.asarray(recorder.end_steps, np.int64),
+        seconds=seconds,
+    )
 
 
 def collect_episodes(
@@ -343,8 +389,7 @@ def collect_episodes(
     act = _policy_fn(policy, env.action_space, action_std, rng)  # type: ignore[arg-type]
     done_steps = 0
     first = True
-    with tqdm(total=steps, desc=desc, unit="step", disable=not progress,
-              mininterval=1.0) as bar:
+    with tqdm(total=steps, desc=desc, unit="step", disable=not progress, mininterval=1.0) as bar:
         while done_steps < steps:
             obs, _ = env.reset(seed=int(seed) if first else None)
             first = False
@@ -369,11 +414,22 @@ def collect_episodes(
 def save_checkpoint(checkpoint: Checkpoint, path: Path, extra: dict[str, Any]) -> Path:
     """Save a checkpoint's policy with its evaluation facts in the file's metadata."""
     policy = checkpoint.policy
-    info = {**policy.info, "timestep": checkpoint.timestep,
-            "eval_return": checkpoint.eval_return, "eval_std": checkpoint.eval_std, **extra}
-    saved = MLPPolicy(weights=policy.weights, biases=policy.biases, log_std=policy.log_std,
-                      activation=policy.activation, action_low=policy.action_low,
-                      action_high=policy.action_high, info=info)
+    info = {
+        **policy.info,
+        "timestep": checkpoint.timestep,
+        "eval_return": checkpoint.eval_return,
+        "eval_std": checkpoint.eval_std,
+        **extra,
+    }
+    saved = MLPPolicy(
+        weights=policy.weights,
+        biases=policy.biases,
+        log_std=policy.log_std,
+        activation=policy.activation,
+        action_low=policy.action_low,
+        action_high=policy.action_high,
+        info=info,
+    )
     return saved.save(path)
 
 
@@ -387,6 +443,7 @@ def parse_levels(levels: str | Sequence[str]) -> tuple[str, ...]:
         return LOCOMOTION_LEVELS
     bad = [s for s in items if s not in LOCOMOTION_LEVELS]
     if bad or not items:
-        raise ConfigError(f"levels {items!r}; expected a non-empty subset of "
-                          f"{list(LOCOMOTION_LEVELS)} (or 'all')")
+        raise ConfigError(
+            f"levels {items!r}; expected a non-empty subset of {list(LOCOMOTION_LEVELS)} (or 'all')"
+        )
     return tuple(dict.fromkeys(items))

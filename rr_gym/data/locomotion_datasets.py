@@ -114,8 +114,10 @@ def generate_locomotion(
     env_id = locomotion_env_id(env)
     wanted = parse_levels(levels)
     if train_steps < 1 or steps_per_level < 1:
-        raise ConfigError(f"train_steps={train_steps} and steps_per_level={steps_per_level}; "
-                          "expected positive ints")
+        raise ConfigError(
+            f"train_steps={train_steps} and steps_per_level={steps_per_level}; "
+            "expected positive ints"
+        )
     pdir = Path(policy_dir) if policy_dir is not None else default_policy_dir(env, seed)
     needs_policy = [lv for lv in wanted if lv in ("medium", "expert")]
     run: TrainingRun | None = None
@@ -123,36 +125,61 @@ def generate_locomotion(
     paths: dict[str, Path] = {}
     if reuse_policies:
         if "medium-replay" in wanted:
-            raise ConfigError("medium-replay is PPO's own training data: it cannot be rebuilt "
-                              "from saved policies; drop reuse_policies or that level")
+            raise ConfigError(
+                "medium-replay is PPO's own training data: it cannot be rebuilt "
+                "from saved policies; drop reuse_policies or that level"
+            )
         for lv in needs_policy:
             paths[lv] = pdir / f"{lv}.safetensors"
             if not paths[lv].is_file():
-                raise ConfigError(f"no saved {lv} policy at {paths[lv]}; train first "
-                                  "(without --reuse-policies)")
+                raise ConfigError(
+                    f"no saved {lv} policy at {paths[lv]}; train first (without --reuse-policies)"
+                )
             policies[lv] = MLPPolicy.load(paths[lv])
     elif needs_policy or "medium-replay" in wanted:
-        run = train_ppo(env, total_steps=train_steps, seed=seed, eval_every=eval_every,
-                        eval_episodes=eval_episodes, action_std=action_std,
-                        ppo_kwargs=ppo_kwargs, progress=progress)
+        run = train_ppo(
+            env,
+            total_steps=train_steps,
+            seed=seed,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+            action_std=action_std,
+            ppo_kwargs=ppo_kwargs,
+            progress=progress,
+        )
         chosen = {"expert": run.expert(), "medium": run.medium(medium_fraction)}
         for lv, ckpt in chosen.items():
-            extra = {"level": lv, "train_steps": train_steps, "ppo_kwargs": repr(ppo_kwargs),
-                     "rr_gym_version": __version__}
+            extra = {
+                "level": lv,
+                "train_steps": train_steps,
+                "ppo_kwargs": repr(ppo_kwargs),
+                "rr_gym_version": __version__,
+            }
             paths[lv] = save_checkpoint(ckpt, pdir / f"{lv}.safetensors", extra)
             policies[lv] = MLPPolicy.load(paths[lv])
-        logger.info("%s: expert checkpoint at %d steps (return %.1f), medium at %d (%.1f)",
-                    env_id, chosen["expert"].timestep, chosen["expert"].eval_return,
-                    chosen["medium"].timestep, chosen["medium"].eval_return)
+        logger.info(
+            "%s: expert checkpoint at %d steps (return %.1f), medium at %d (%.1f)",
+            env_id,
+            chosen["expert"].timestep,
+            chosen["expert"].eval_return,
+            chosen["medium"].timestep,
+            chosen["medium"].eval_return,
+        )
     ref = REFERENCE_SCORES[env]
     returns = {lv: float(p.info.get("eval_return", float("nan"))) for lv, p in policies.items()}
     results: dict[str, WriteResult] = {}
     for level in wanted:
         meta: dict[str, Any] = {
-            "generator": "locomotion", "env": env, "env_id": env_id, "level": level,
-            "seed": int(seed), "action_std": action_std,
-            "reference_score": ref._asdict(), "train_steps": int(train_steps),
-            "reward_source": f"env ({env_id})", "rr_gym_version": __version__,
+            "generator": "locomotion",
+            "env": env,
+            "env_id": env_id,
+            "level": level,
+            "seed": int(seed),
+            "action_std": action_std,
+            "reference_score": ref._asdict(),
+            "train_steps": int(train_steps),
+            "reward_source": f"env ({env_id})",
+            "rr_gym_version": __version__,
         }
         policy = policies.get(level)
         if level == "medium-replay":
@@ -160,29 +187,46 @@ def generate_locomotion(
             medium = run.medium(medium_fraction)
             meta.update(policy_timestep=medium.timestep, policy_eval_return=medium.eval_return)
         elif policy is not None:
-            meta.update(policy_path=str(paths[level]),
-                        policy_timestep=policy.info.get("timestep"),
-                        policy_eval_return=policy.info.get("eval_return"))
+            meta.update(
+                policy_path=str(paths[level]),
+                policy_timestep=policy.info.get("timestep"),
+                policy_eval_return=policy.info.get("eval_return"),
+            )
         dataset_id = locomotion_dataset_id(env, level)
-        with DatasetWriter(dataset_id, env=env_id, metadata=meta, ref_min_score=ref.random,
-                           ref_max_score=ref.expert, overwrite=overwrite,
-                           algorithm_name=_algorithm(level),
-                           description=f"rr_gym {env_id} {level} data") as writer:
+        with DatasetWriter(
+            dataset_id,
+            env=env_id,
+            metadata=meta,
+            ref_min_score=ref.random,
+            ref_max_score=ref.expert,
+            overwrite=overwrite,
+            algorithm_name=_algorithm(level),
+            description=f"rr_gym {env_id} {level} data",
+        ) as writer:
             if level == "medium-replay":
                 assert run is not None
                 episodes = iter(run.replay_until(run.medium(medium_fraction).timestep))
             else:
                 # A fixed stream per level: the same data whichever other levels are built.
                 level_seed = int(seed) * 100 + LOCOMOTION_LEVELS.index(level) + 1
-                episodes = collect_episodes(env_id, policy, steps=steps_per_level,
-                                            seed=level_seed, action_std=action_std,
-                                            progress=progress, desc=dataset_id)
+                episodes = collect_episodes(
+                    env_id,
+                    policy,
+                    steps=steps_per_level,
+                    seed=level_seed,
+                    action_std=action_std,
+                    progress=progress,
+                    desc=dataset_id,
+                )
             for episode in episodes:
                 writer.add(episode)
         assert writer.result is not None  # set by a successful DatasetWriter exit
         results[level] = writer.result
     return LocomotionResult(
-        env=env, datasets=results, policy_paths=paths, policy_returns=returns,
+        env=env,
+        datasets=results,
+        policy_paths=paths,
+        policy_returns=returns,
         training_seconds=0.0 if run is None else run.seconds,
         training_steps=0 if run is None else run.total_steps,
         seconds=time.perf_counter() - t0,

@@ -188,8 +188,7 @@ class MazeGeometry:
             if not 0 <= index < len(cells):
                 raise ConfigError(
                     f"goal {index} does not exist in maze {self.name!r}; valid goals are "
-                    f"0..{len(cells) - 1}: "
-                    + ", ".join(f"{i}={c}" for i, c in enumerate(cells))
+                    f"0..{len(cells) - 1}: " + ", ".join(f"{i}={c}" for i, c in enumerate(cells))
                 )
             return cells[index]
         return self.check_cell(goal, "goal cell")

@@ -50,8 +50,9 @@ logger = logging.getLogger(__name__)
 
 RewardType = Literal["sparse", "dense"]
 #: Layout of PointMaze transitions: ``[x, y, vx, vy, ax, ay]``.
-POINTMAZE_LAYOUT = TransitionLayout(fields=(("observation", 4), ("action", 2)),
-                                    observation_key="observation")
+POINTMAZE_LAYOUT = TransitionLayout(
+    fields=(("observation", 4), ("action", 2)), observation_key="observation"
+)
 _OBS_KEYS = ("observation", "achieved_goal", "desired_goal")
 
 
@@ -59,8 +60,7 @@ class _EpisodeRecorder:
     """Preallocated per-episode arrays for the dict observations of PointMaze."""
 
     def __init__(self, capacity: int) -> None:
-        self.obs = {k: np.empty((capacity + 1, 4 if k == "observation" else 2))
-                    for k in _OBS_KEYS}
+        self.obs = {k: np.empty((capacity + 1, 4 if k == "observation" else 2)) for k in _OBS_KEYS}
         self.actions = np.empty((capacity, 2), np.float32)
         self.rewards = np.empty(capacity, np.float64)
         self.terms = np.zeros(capacity, bool)
@@ -72,8 +72,14 @@ class _EpisodeRecorder:
         for k in _OBS_KEYS:
             self.obs[k][0] = obs[k]
 
-    def step(self, action: np.ndarray, obs: dict[str, np.ndarray], reward: float,
-             terminated: bool, truncated: bool) -> None:
+    def step(
+        self,
+        action: np.ndarray,
+        obs: dict[str, np.ndarray],
+        reward: float,
+        terminated: bool,
+        truncated: bool,
+    ) -> None:
         t = self.t
         self.actions[t] = action
         self.rewards[t] = reward
@@ -148,13 +154,16 @@ def generate_pointmaze(
     geometry = MazeGeometry.from_name(maze)
     goal_cell = None if goal is None else geometry.goal_cell(goal)
     goal_index = (
-        None if goal_cell is None
+        None
+        if goal_cell is None
         else (GOAL_CELLS[maze].index(goal_cell) if goal_cell in GOAL_CELLS[maze] else None)
     )
     if dataset_id is None:
         if goal_cell is not None and goal_index is None:
-            raise ConfigError(f"goal cell {goal_cell} is not one of the numbered goals of "
-                              f"{maze!r}; pass dataset_id= to name the dataset")
+            raise ConfigError(
+                f"goal cell {goal_cell} is not one of the numbered goals of "
+                f"{maze!r}; pass dataset_id= to name the dataset"
+            )
         dataset_id = pointmaze_dataset_id(maze, goal_index)
     _register_robotics()
     expert = goal_cell is not None
@@ -174,8 +183,12 @@ def generate_pointmaze(
     )
     ref = REFERENCE_SCORES.get(maze)
     controller = WaypointController(
-        geometry, rng=np.random.default_rng(seed), p_gain=p_gain, d_gain=d_gain,
-        waypoint_noise=waypoint_noise, solve_threshold=solve_threshold,
+        geometry,
+        rng=np.random.default_rng(seed),
+        p_gain=p_gain,
+        d_gain=d_gain,
+        waypoint_noise=waypoint_noise,
+        solve_threshold=solve_threshold,
     )
     metadata = {
         "generator": "pointmaze",
@@ -187,9 +200,12 @@ def generate_pointmaze(
         "goal_cell": None if goal_cell is None else list(goal_cell),
         "goal_cells": [list(c) for c in GOAL_CELLS[maze]],
         "controller": {
-            "type": "waypoint_pd", "p_gain": float(p_gain), "d_gain": float(d_gain),
+            "type": "waypoint_pd",
+            "p_gain": float(p_gain),
+            "d_gain": float(d_gain),
             "waypoint_noise": float(waypoint_noise),
-            "solve_threshold": float(solve_threshold), "path_planner": "bfs_over_cells",
+            "solve_threshold": float(solve_threshold),
+            "path_planner": "bfs_over_cells",
         },
         "seed": int(seed),
         "steps": int(steps),
@@ -209,14 +225,23 @@ def generate_pointmaze(
     options = None if goal_cell is None else {"goal_cell": np.array(goal_cell)}
     episode_options = None if goal_cell is None else {"goal_cell": list(goal_cell)}
     done_steps = 0
-    with DatasetWriter(
-        dataset_id, env=spec, eval_env=eval_spec,
-        observation_space=env.observation_space, action_space=env.action_space,
-        metadata=metadata, ref_min_score=None if ref is None else ref.random,
-        ref_max_score=None if ref is None else ref.expert, description=description,
-        overwrite=overwrite,
-    ) as writer, tqdm(total=steps, desc=dataset_id, unit="step", disable=not progress,
-                      mininterval=1.0) as bar:
+    with (
+        DatasetWriter(
+            dataset_id,
+            env=spec,
+            eval_env=eval_spec,
+            observation_space=env.observation_space,
+            action_space=env.action_space,
+            metadata=metadata,
+            ref_min_score=None if ref is None else ref.random,
+            ref_max_score=None if ref is None else ref.expert,
+            description=description,
+            overwrite=overwrite,
+        ) as writer,
+        tqdm(
+            total=steps, desc=dataset_id, unit="step", disable=not progress, mininterval=1.0
+        ) as bar,
+    ):
         first = True
         while done_steps < steps:
             obs, _ = env.reset(seed=int(seed) if first else None, options=options)
@@ -235,7 +260,8 @@ def generate_pointmaze(
             first = False
     env.close()
     if controller.replans:
-        logger.info("%s: the controller replanned %d times after collisions",
-                    dataset_id, controller.replans)
+        logger.info(
+            "%s: the controller replanned %d times after collisions", dataset_id, controller.replans
+        )
     assert writer.result is not None  # set by a successful DatasetWriter exit
     return writer.result

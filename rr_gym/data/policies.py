@@ -60,20 +60,20 @@ class MLPPolicy:
 
     def __post_init__(self) -> None:
         if self.activation not in _ACTIVATIONS:
-            raise ConfigError(f"activation={self.activation!r}; expected one of "
-                              f"{list(_ACTIVATIONS)}")
+            raise ConfigError(
+                f"activation={self.activation!r}; expected one of {list(_ACTIVATIONS)}"
+            )
         if not self.weights or len(self.weights) != len(self.biases):
-            raise ConfigError(f"{len(self.weights)} weight matrices but {len(self.biases)} "
-                              "bias vectors; expected the same non-zero number")
-        object.__setattr__(self, "weights", tuple(np.asarray(w, np.float64)
-                                                  for w in self.weights))
-        object.__setattr__(self, "biases", tuple(np.asarray(b, np.float64)
-                                                 for b in self.biases))
+            raise ConfigError(
+                f"{len(self.weights)} weight matrices but {len(self.biases)} "
+                "bias vectors; expected the same non-zero number"
+            )
+        object.__setattr__(self, "weights", tuple(np.asarray(w, np.float64) for w in self.weights))
+        object.__setattr__(self, "biases", tuple(np.asarray(b, np.float64) for b in self.biases))
         for name in ("log_std", "action_low", "action_high"):
             object.__setattr__(self, name, np.asarray(getattr(self, name), np.float64))
         if self.log_std.shape != (self.act_dim,):
-            raise ConfigError(f"log_std has shape {self.log_std.shape}; expected "
-                              f"({self.act_dim},)")
+            raise ConfigError(f"log_std has shape {self.log_std.shape}; expected ({self.act_dim},)")
 
     @property
     def obs_dim(self) -> int:
@@ -131,8 +131,10 @@ class MLPPolicy:
         import torch
 
         if getattr(policy, "squash_output", False) or not hasattr(policy, "log_std"):
-            raise ConfigError("only SB3 MlpPolicy actors with a Gaussian (non-squashed) "
-                              "action distribution are supported")
+            raise ConfigError(
+                "only SB3 MlpPolicy actors with a Gaussian (non-squashed) "
+                "action distribution are supported"
+            )
         act_fn = getattr(policy, "activation_fn", None)
         names = {torch.nn.Tanh: "tanh", torch.nn.ReLU: "relu"}
         if act_fn not in names:
@@ -146,9 +148,15 @@ class MLPPolicy:
         weights.append(state["action_net.weight"])
         biases.append(state["action_net.bias"])
         space = policy.action_space
-        return cls(weights=tuple(weights), biases=tuple(biases), log_std=state["log_std"],
-                   activation=names[act_fn], action_low=space.low, action_high=space.high,
-                   info=dict(info or {}))
+        return cls(
+            weights=tuple(weights),
+            biases=tuple(biases),
+            log_std=state["log_std"],
+            activation=names[act_fn],
+            action_low=space.low,
+            action_high=space.high,
+            info=dict(info or {}),
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write one ``.safetensors`` file (atomic); returns its path."""
@@ -156,13 +164,20 @@ class MLPPolicy:
 
         from rr_gym.utils.io import atomic_write_bytes
 
-        tensors = {"log_std": self.log_std, "action_low": self.action_low,
-                   "action_high": self.action_high}
+        tensors = {
+            "log_std": self.log_std,
+            "action_low": self.action_low,
+            "action_high": self.action_high,
+        }
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             tensors[f"layer{i}.weight"] = w
             tensors[f"layer{i}.bias"] = b
-        meta = {"format": _FORMAT, "activation": self.activation,
-                "n_layers": len(self.weights), "info": self.info}
+        meta = {
+            "format": _FORMAT,
+            "activation": self.activation,
+            "n_layers": len(self.weights),
+            "info": self.info,
+        }
         target = Path(path)
         atomic_write_bytes(target, save(tensors, metadata={"rr_gym": json.dumps(meta)}))
         return target
@@ -193,8 +208,10 @@ class MLPPolicy:
             return cls(
                 weights=tuple(tensors[f"layer{i}.weight"] for i in range(n)),
                 biases=tuple(tensors[f"layer{i}.bias"] for i in range(n)),
-                log_std=tensors["log_std"], activation=meta["activation"],
-                action_low=tensors["action_low"], action_high=tensors["action_high"],
+                log_std=tensors["log_std"],
+                activation=meta["activation"],
+                action_low=tensors["action_low"],
+                action_high=tensors["action_high"],
                 info=dict(meta.get("info") or {}),
             )
         except (KeyError, ValueError, TypeError) as exc:

@@ -63,7 +63,7 @@ def normalized_score(name: str, returns: float | np.ndarray) -> float | np.ndarr
         Same shape as ``returns``.
     """
     ref = reference_score(name)
-    scaled = 100.0 * (np.asarray(returns, dtype=np.float64) - ref.random) / (
-        ref.expert - ref.random
+    scaled = (
+        100.0 * (np.asarray(returns, dtype=np.float64) - ref.random) / (ref.expert - ref.random)
     )
     return float(scaled) if np.ndim(scaled) == 0 else scaled

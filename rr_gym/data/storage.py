@@ -319,7 +319,10 @@ class DatasetWriter:
         )
         logger.info(
             "wrote %s: %d steps, %d episodes, mean return %.2f, in %.1f s",
-            self.dataset_id, self._steps, self.total_episodes, mean_return,
+            self.dataset_id,
+            self._steps,
+            self.total_episodes,
+            mean_return,
             self.result.seconds,
         )
 

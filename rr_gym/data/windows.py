@@ -91,18 +91,19 @@ class WindowDataset:
             raise DataError(f"windows must have shape (N, H, D), got {w.shape}")
         n, h, d = w.shape
         if d != self.layout.dim:
-            raise DataError(f"windows have D={d} but the layout {self.layout} has dim "
-                            f"{self.layout.dim}")
+            raise DataError(
+                f"windows have D={d} but the layout {self.layout} has dim {self.layout.dim}"
+            )
         if np.shape(self.rewards) != (n, h):
             raise DataError(f"rewards must have shape {(n, h)}, got {np.shape(self.rewards)}")
         if np.shape(self.episode_ids) != (n,):
-            raise DataError(f"episode_ids must have shape {(n,)}, got "
-                            f"{np.shape(self.episode_ids)}")
+            raise DataError(f"episode_ids must have shape {(n,)}, got {np.shape(self.episode_ids)}")
         starts = np.zeros(n, np.int64) if self.starts is None else np.asarray(self.starts)
         valid = np.ones((n, h), bool) if self.valid is None else np.asarray(self.valid, bool)
         if starts.shape != (n,) or valid.shape != (n, h):
-            raise DataError(f"starts must be {(n,)} and valid {(n, h)}, got {starts.shape} "
-                            f"and {valid.shape}")
+            raise DataError(
+                f"starts must be {(n,)} and valid {(n, h)}, got {starts.shape} and {valid.shape}"
+            )
         object.__setattr__(self, "windows", w.astype(np.float32, copy=False))
         object.__setattr__(self, "rewards", np.asarray(self.rewards, np.float32))
         object.__setattr__(self, "episode_ids", np.asarray(self.episode_ids, np.int64))
@@ -144,9 +145,13 @@ class WindowDataset:
         """Windows selected by ``index`` (bool mask, integer array or slice)."""
         assert self.starts is not None and self.valid is not None
         return WindowDataset(
-            windows=self.windows[index], rewards=self.rewards[index], layout=self.layout,
-            episode_ids=self.episode_ids[index], metadata=dict(self.metadata),
-            starts=self.starts[index], valid=self.valid[index],
+            windows=self.windows[index],
+            rewards=self.rewards[index],
+            layout=self.layout,
+            episode_ids=self.episode_ids[index],
+            metadata=dict(self.metadata),
+            starts=self.starts[index],
+            valid=self.valid[index],
         )
 
 
@@ -156,8 +161,10 @@ def _window_starts(length: int, horizon: int, stride: int, tail: str) -> tuple[n
         if length < horizon:
             return np.zeros(0, np.int64), length
         return np.arange(0, length - horizon + 1, stride, dtype=np.int64), length
-    padded = horizon if length <= horizon else (
-        horizon + math.ceil((length - horizon) / stride) * stride
+    padded = (
+        horizon
+        if length <= horizon
+        else (horizon + math.ceil((length - horizon) / stride) * stride)
     )
     return np.arange(0, padded - horizon + 1, stride, dtype=np.int64), padded
 
@@ -209,8 +216,10 @@ def windows_from_arrays(
     total = 0
     for x, r in zip(transitions, rewards, strict=True):
         if x.ndim != 2 or x.shape[1] != layout.dim or r.shape != (x.shape[0],):
-            raise DataError(f"episode arrays of shapes {x.shape} and {r.shape}; expected "
-                            f"(T, {layout.dim}) and (T,)")
+            raise DataError(
+                f"episode arrays of shapes {x.shape} and {r.shape}; expected "
+                f"(T, {layout.dim}) and (T,)"
+            )
         starts, padded = _window_starts(len(x), int(horizon), int(stride), tail)
         plans.append((starts, padded))
         lengths.append(len(x))
@@ -223,8 +232,12 @@ def windows_from_arrays(
         )
     short = sum(1 for n in lengths if n < horizon)
     if short and tail == "drop":
-        logger.info("%d of %d episodes are shorter than horizon %d and were dropped",
-                    short, len(lengths), horizon)
+        logger.info(
+            "%d of %d episodes are shorter than horizon %d and were dropped",
+            short,
+            len(lengths),
+            horizon,
+        )
     d = layout.dim
     out = np.empty((total, horizon, d), np.float32)
     out_r = np.empty((total, horizon), np.float32)
@@ -250,10 +263,22 @@ def windows_from_arrays(
         pos += k
     check_finite(out, "transition windows")
     meta = dict(metadata or {})
-    meta.update(horizon=int(horizon), stride=int(stride), tail=tail, layout=layout.to_dict(),
-                num_episodes=len(transitions))
-    return WindowDataset(windows=out, rewards=out_r, layout=layout, episode_ids=out_ids,
-                         metadata=meta, starts=out_starts, valid=out_valid)
+    meta.update(
+        horizon=int(horizon),
+        stride=int(stride),
+        tail=tail,
+        layout=layout.to_dict(),
+        num_episodes=len(transitions),
+    )
+    return WindowDataset(
+        windows=out,
+        rewards=out_r,
+        layout=layout,
+        episode_ids=out_ids,
+        metadata=meta,
+        starts=out_starts,
+        valid=out_valid,
+    )
 
 
 def _layout_for(dataset: Any) -> TransitionLayout:
@@ -306,12 +331,19 @@ def make_windows(
     rewards: list[np.ndarray] = []
     ids: list[int] = []
     episodes = dataset.iterate_episodes()
-    for episode in tqdm(episodes, total=n_episodes, desc=f"windows {dataset.id}",
-                        disable=not progress, unit="ep", leave=False):
+    for episode in tqdm(
+        episodes,
+        total=n_episodes,
+        desc=f"windows {dataset.id}",
+        disable=not progress,
+        unit="ep",
+        leave=False,
+    ):
         if len(episode.rewards) == 0:
             continue
-        transitions.append(episode_transitions(episode.observations, episode.actions,
-                                               episode.rewards, layout))
+        transitions.append(
+            episode_transitions(episode.observations, episode.actions, episode.rewards, layout)
+        )
         rewards.append(np.asarray(episode.rewards, np.float32))
         ids.append(int(episode.id))
     if not transitions:
@@ -326,8 +358,16 @@ def make_windows(
         "total_steps": int(meta.get("total_steps", 0)),
         "rr_gym": meta.get("rr_gym"),
     }
-    return windows_from_arrays(transitions, rewards, horizon=horizon, layout=layout,
-                               stride=stride, tail=tail, episode_ids=ids, metadata=info)
+    return windows_from_arrays(
+        transitions,
+        rewards,
+        horizon=horizon,
+        layout=layout,
+        stride=stride,
+        tail=tail,
+        episode_ids=ids,
+        metadata=info,
+    )
 
 
 def make_transitions(
@@ -342,5 +382,12 @@ def make_transitions(
     ``M`` is the number of steps of the dataset. ``windows[:, 0]`` is the flat ``(M, D)``
     transition matrix and ``rewards[:, 0]`` the ``(M,)`` rewards.
     """
-    return make_windows(source, horizon=1, stride=1, tail="drop", layout=layout,
-                        download=download, progress=progress)
+    return make_windows(
+        source,
+        horizon=1,
+        stride=1,
+        tail="drop",
+        layout=layout,
+        download=download,
+        progress=progress,
+    )

@@ -183,7 +183,8 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         n = self.n_steps if n_steps is None else int(n_steps)
         if not 1 <= n <= self.n_steps:
             raise ConfigError(f"DDIM n_steps={n_steps} must be in 1..{self.n_steps}")
-        steps = np.unique(np.linspace(0, self.n_steps - 1, n).round().astype(np.int64))
+        # From T - 1 (pure noise) down: linspace(0, T - 1, 1) would be [0] alone.
+        steps = np.unique(np.linspace(self.n_steps - 1, 0, n).round().astype(np.int64))
         return torch.as_tensor(steps[::-1].copy())
 
     def _ddpm_step(
@@ -329,7 +330,8 @@ def check_compatible(base: GaussianDiffusion, expert: GaussianDiffusion) -> None
             detail = ""
             if what == "normalizer":
                 detail = (
-                    f" (shift {np.round(a.shift, 4).tolist()} vs {np.round(b.shift, 4).tolist()})"
+                    f" (shift {np.round(a.shift, 4).tolist()} vs {np.round(b.shift, 4).tolist()}, "
+                    f"scale {np.round(a.scale, 4).tolist()} vs {np.round(b.scale, 4).tolist()})"
                     if a.kind == b.kind
                     else ""
                 )

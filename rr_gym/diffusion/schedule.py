@@ -96,8 +96,10 @@ class NoiseSchedule:
             "sqrt_recip_alphas_cumprod": np.sqrt(1.0 / ac),
             "sqrt_recipm1_alphas_cumprod": np.sqrt(1.0 / ac - 1.0),
             "posterior_variance": post_var,
-            # post_var[0] is 0; clip as Diffuser does so the log is finite.
-            "posterior_log_variance_clipped": np.log(np.append(post_var[1], post_var[1:])),
+            # post_var[0] is 0; clip as Diffuser does so the log is finite (beta_0 if T = 1).
+            "posterior_log_variance_clipped": np.log(
+                np.append(post_var[1] if n_steps > 1 else betas[0], post_var[1:])
+            ),
             "posterior_mean_coef1": betas * np.sqrt(ac_prev) / (1.0 - ac),
             "posterior_mean_coef2": (1.0 - ac_prev) * np.sqrt(alphas) / (1.0 - ac),
         }
@@ -187,6 +189,8 @@ class NoiseSchedule:
         )
 
     def __hash__(self) -> int:
+        if self.kind == "cosine":  # consistent with __eq__: cosine ignores the linear betas
+            return hash((self.kind, self.n_steps))
         return hash((self.kind, self.n_steps, self.beta_start, self.beta_end))
 
     def __repr__(self) -> str:

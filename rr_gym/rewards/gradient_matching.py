@@ -93,6 +93,13 @@ class GradientMatchingTrainer(Trainer):
         self.chain_refresh = chain_refresh
         self._pool: tuple[torch.Tensor, torch.Tensor] | None = None
         self._pool_step = -1
+        self._pool_rng: torch.Tensor | None = None  # generator state the pool was drawn from
+
+    def _draw_pool(self, generator: torch.Generator) -> None:
+        """Sample ``chain_pool_size`` base chains: ``(S, P, H, D)`` points and their steps."""
+        result = self.base.sample(self.chain_pool_size, generator=generator, return_chain=True)
+        assert result.chain is not None
+        self._pool = (result.chain[:-1], result.timesteps.to(self.device))
 
     def _noisy_batch(self, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x_t, t)``: noised data (Algorithm 1) or points of base sampling chains (2)."""
@@ -104,11 +111,8 @@ class GradientMatchingTrainer(Trainer):
             return self.base.schedule.add_noise(x0, noise, t), t
         stale = self._pool is None or self.step - self._pool_step >= self.chain_refresh
         if stale:
-            result = self.base.sample(
-                self.chain_pool_size, generator=self.generator, return_chain=True
-            )
-            assert result.chain is not None
-            self._pool = (result.chain[:-1], result.timesteps.to(self.device))  # (S, P, H, D)
+            self._pool_rng = self.generator.get_state()
+            self._draw_pool(self.generator)
             self._pool_step = self.step
         chain, steps = self._pool  # type: ignore[misc]
         i = torch.randint(0, chain.shape[0], (batch,), generator=self.generator).to(self.device)
@@ -135,6 +139,20 @@ class GradientMatchingTrainer(Trainer):
         match = (weight * per_sample).mean()
         loss = match + self.l2 * (rho**2).mean() if self.l2 else match
         return loss, {"match": match.detach()}
+
+    def extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        # The pool is rebuilt on resume from the generator state it was drawn from, which
+        # is a few KB where the pool itself can be hundreds of MB.
+        if self._pool_rng is None:
+            return {}, {}
+        return {"pool_rng": self._pool_rng}, {"pool_step": self._pool_step}
+
+    def load_extra_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        if "pool_rng" not in tensors:
+            return
+        self._pool_rng = tensors["pool_rng"]
+        self._pool_step = int(meta["pool_step"])
+        self._draw_pool(torch.Generator().set_state(self._pool_rng))
 
     def export(self, module: nn.Module) -> TorchRewardModel:
         assert isinstance(module, TorchRewardModel)

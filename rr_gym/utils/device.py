@@ -19,15 +19,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         device(type='cpu')
     """
     if isinstance(device, torch.device):
-        return device
-    if device == "auto":
+        resolved = device
+    elif device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(
-            f"device={device!r} is not a device; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
-        ) from exc
+    else:
+        try:
+            resolved = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ConfigError(
+                f"device={device!r} is not a device; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+            ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             f"device={device!r} asks for CUDA but torch.cuda.is_available() is False; "

@@ -15,8 +15,10 @@ from rr_gym.data.storage import DatasetWriter, EpisodeArrays
 @pytest.mark.usefixtures("umaze_datasets")
 def test_summaries_of_generated_datasets() -> None:
     rows = list_local_datasets()
-    assert [r.dataset_id for r in rows] == ["rr_gym/pointmaze-umaze-base-v0",
-                                            "rr_gym/pointmaze-umaze-goal1-v0"]
+    assert [r.dataset_id for r in rows] == [
+        "rr_gym/pointmaze-umaze-base-v0",
+        "rr_gym/pointmaze-umaze-goal1-v0",
+    ]
     goal = rows[1]
     assert goal.generator == "pointmaze" and goal.env_id == "PointMaze_UMaze-v3"
     assert goal.total_steps == 3000 and goal.total_episodes > 10 and goal.size_mb >= 0
@@ -27,8 +29,15 @@ def test_summaries_of_generated_datasets() -> None:
 def test_foreign_dataset_return_is_computed(minari_root: Path) -> None:
     space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     with DatasetWriter("other/thing-v1", observation_space=space, action_space=space) as w:
-        w.add(EpisodeArrays(np.zeros((3, 2), np.float32), np.zeros((2, 2), np.float32),
-                            np.array([1.0, 2.0]), np.zeros(2, bool), np.ones(2, bool)))
+        w.add(
+            EpisodeArrays(
+                np.zeros((3, 2), np.float32),
+                np.zeros((2, 2), np.float32),
+                np.array([1.0, 2.0]),
+                np.zeros(2, bool),
+                np.ones(2, bool),
+            )
+        )
     # drop rr_gym's entry to look like a dataset from elsewhere
     import json
 

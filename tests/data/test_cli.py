@@ -13,19 +13,55 @@ import pytest
 from rr_gym.data.cli import main
 
 
-def test_generate_pointmaze_goal_and_base(minari_root: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-q", "generate", "pointmaze", "--maze", "umaze", "--goal", "1,2",
-                 "--steps", "300", "--seed", "4"]) == 0
-    assert main(["-q", "generate", "pointmaze", "--maze", "umaze", "--base", "--steps", "300",
-                 "--seed", "4"]) == 0
+def test_generate_pointmaze_goal_and_base(
+    minari_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "-q",
+                "generate",
+                "pointmaze",
+                "--maze",
+                "umaze",
+                "--goal",
+                "1,2",
+                "--steps",
+                "300",
+                "--seed",
+                "4",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "-q",
+                "generate",
+                "pointmaze",
+                "--maze",
+                "umaze",
+                "--base",
+                "--steps",
+                "300",
+                "--seed",
+                "4",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "rr_gym/pointmaze-umaze-goal2-v0: 300 steps" in out
     assert set(minari.list_local_datasets()) == {
-        "rr_gym/pointmaze-umaze-goal1-v0", "rr_gym/pointmaze-umaze-goal2-v0",
-        "rr_gym/pointmaze-umaze-base-v0"}
-    assert minari.load_dataset("rr_gym/pointmaze-umaze-goal2-v0").storage.metadata[
-        "rr_gym"]["seed"] == 4
+        "rr_gym/pointmaze-umaze-goal1-v0",
+        "rr_gym/pointmaze-umaze-goal2-v0",
+        "rr_gym/pointmaze-umaze-base-v0",
+    }
+    assert (
+        minari.load_dataset("rr_gym/pointmaze-umaze-goal2-v0").storage.metadata["rr_gym"]["seed"]
+        == 4
+    )
 
 
 @pytest.mark.usefixtures("umaze_datasets")
@@ -35,8 +71,10 @@ def test_list_and_info(capsys: pytest.CaptureFixture[str]) -> None:
     assert "rr_gym/pointmaze-umaze-base-v0" in out and "mean return" in out
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["dataset_id"] for r in rows} == {"rr_gym/pointmaze-umaze-base-v0",
-                                               "rr_gym/pointmaze-umaze-goal1-v0"}
+    assert {r["dataset_id"] for r in rows} == {
+        "rr_gym/pointmaze-umaze-base-v0",
+        "rr_gym/pointmaze-umaze-goal1-v0",
+    }
     assert all(r["total_steps"] == 3000 and r["mean_return"] is not None for r in rows)
     assert main(["info", "rr_gym/pointmaze-umaze-goal1-v0"]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -52,16 +90,19 @@ def test_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["generate", "pointmaze", "--maze", "umaze", "--goal", "9", "--steps", "10"],
-         "goal 9 does not exist"),
-        (["generate", "pointmaze", "--maze", "umaze", "--goal", "x", "--steps", "10"],
-         "--goal 'x'"),
+        (
+            ["generate", "pointmaze", "--maze", "umaze", "--goal", "9", "--steps", "10"],
+            "goal 9 does not exist",
+        ),
+        (
+            ["generate", "pointmaze", "--maze", "umaze", "--goal", "x", "--steps", "10"],
+            "--goal 'x'",
+        ),
         (["generate", "locomotion", "--env", "hopper", "--levels", "superb"], "superb"),
         (["info", "rr_gym/nothing-v0"], "generate pointmaze"),
     ],
 )
-def test_errors_exit_2(argv: list[str], message: str,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-q", *argv]) == 2
     assert message in capsys.readouterr().err
 
@@ -73,25 +114,51 @@ def test_argparse_rejects_unknown_maze(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_module_entry_point(minari_root: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "rr_gym.data", "list"], capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rr_gym.data", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert str(minari_root) in proc.stdout
 
 
-def test_generate_locomotion_then_reuse_policies(minari_root: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["-q", "generate", "locomotion", "--env", "hopper", "--levels", "medium,expert",
-            "--train-steps", "2048", "--eval-every", "1024", "--eval-episodes", "1",
-            "--steps-per-level", "300", "--seed", "2"]
+def test_generate_locomotion_then_reuse_policies(
+    minari_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "-q",
+        "generate",
+        "locomotion",
+        "--env",
+        "hopper",
+        "--levels",
+        "medium,expert",
+        "--train-steps",
+        "2048",
+        "--eval-every",
+        "1024",
+        "--eval-episodes",
+        "1",
+        "--steps-per-level",
+        "300",
+        "--seed",
+        "2",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "PPO: 2048 steps" in out and "rr_gym/hopper-expert-v0: 300 steps" in out
     policy_dir = minari_root / "rr_gym" / "policies" / "hopper-seed2"
-    assert sorted(p.name for p in policy_dir.iterdir()) == ["expert.safetensors",
-                                                            "medium.safetensors"]
+    assert sorted(p.name for p in policy_dir.iterdir()) == [
+        "expert.safetensors",
+        "medium.safetensors",
+    ]
     assert main([*argv, "--reuse-policies", "--overwrite"]) == 0
     out = capsys.readouterr().out
     assert "PPO:" not in out and "rr_gym/hopper-medium-v0: 300 steps" in out
-    assert set(minari.list_local_datasets()) == {"rr_gym/hopper-medium-v0",
-                                                 "rr_gym/hopper-expert-v0"}
+    assert set(minari.list_local_datasets()) == {
+        "rr_gym/hopper-medium-v0",
+        "rr_gym/hopper-expert-v0",
+    }

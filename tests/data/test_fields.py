@@ -17,8 +17,9 @@ MAZE_OBS = gym.spaces.Dict({"observation": BOX4, "achieved_goal": BOX2, "desired
 
 def test_pointmaze_layout_is_inferred() -> None:
     layout = infer_layout(MAZE_OBS, BOX2)
-    assert layout == TransitionLayout(fields=(("observation", 4), ("action", 2)),
-                                      observation_key="observation")
+    assert layout == TransitionLayout(
+        fields=(("observation", 4), ("action", 2)), observation_key="observation"
+    )
 
 
 def test_flat_layout_is_inferred() -> None:
@@ -41,16 +42,26 @@ def test_available_fields() -> None:
 
 
 def _maze_episode(n: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    obs = {"observation": np.arange((n + 1) * 4, dtype=float).reshape(n + 1, 4),
-           "achieved_goal": np.zeros((n + 1, 2)), "desired_goal": np.ones((n + 1, 2))}
+    obs = {
+        "observation": np.arange((n + 1) * 4, dtype=float).reshape(n + 1, 4),
+        "achieved_goal": np.zeros((n + 1, 2)),
+        "desired_goal": np.ones((n + 1, 2)),
+    }
     return obs, np.full((n, 2), 0.5, np.float32), np.arange(n, dtype=float)
 
 
 def test_transitions_follow_the_layout() -> None:
     obs, act, rew = _maze_episode(5)
-    layout = TransitionLayout(fields=(("observation", 4), ("action", 2), ("reward", 1),
-                                      ("next_observation", 4), ("desired_goal", 2)),
-                              observation_key="observation")
+    layout = TransitionLayout(
+        fields=(
+            ("observation", 4),
+            ("action", 2),
+            ("reward", 1),
+            ("next_observation", 4),
+            ("desired_goal", 2),
+        ),
+        observation_key="observation",
+    )
     x = episode_transitions(obs, act, rew, layout)
     assert x.shape == (5, 13) and x.dtype == np.float32
     np.testing.assert_array_equal(x[:, :4], obs["observation"][:5])

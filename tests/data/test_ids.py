@@ -21,7 +21,8 @@ def test_ids() -> None:
 def test_substitute_commands_round_trip() -> None:
     assert substitute_command("rr_gym/pointmaze-open-base-v0").endswith("--maze open --base")
     assert substitute_command("mujoco/halfcheetah/expert-v0").endswith(
-        "--env halfcheetah --levels expert")
+        "--env halfcheetah --levels expert"
+    )
 
 
 def test_reference_scores() -> None:

@@ -18,8 +18,9 @@ def test_load_by_id_path_and_object(umaze_datasets: Path) -> None:
     by_id = load_dataset("rr_gym/pointmaze-umaze-goal1-v0")
     assert by_id.id == "rr_gym/pointmaze-umaze-goal1-v0"
     by_path = load_dataset(umaze_datasets / "rr_gym" / "pointmaze-umaze-goal1-v0")
-    by_data_path = load_dataset(str(umaze_datasets / "rr_gym" / "pointmaze-umaze-goal1-v0"
-                                    / "data"))
+    by_data_path = load_dataset(
+        str(umaze_datasets / "rr_gym" / "pointmaze-umaze-goal1-v0" / "data")
+    )
     assert by_path.total_steps == by_data_path.total_steps == by_id.total_steps
     assert load_dataset(by_id) is by_id
     meta = dataset_metadata(by_id)

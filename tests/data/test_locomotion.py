@@ -26,14 +26,23 @@ TINY_PPO = {"n_steps": 256, "batch_size": 64, "n_epochs": 1}
 
 
 def _policy() -> MLPPolicy:
-    return MLPPolicy((np.zeros((3, 11)),), (np.zeros(3),), np.zeros(3), "tanh", -np.ones(3),
-                     np.ones(3))
+    return MLPPolicy(
+        (np.zeros((3, 11)),), (np.zeros(3),), np.zeros(3), "tanh", -np.ones(3), np.ones(3)
+    )
 
 
 def _run(returns: list[float]) -> TrainingRun:
     ckpts = tuple(Checkpoint(1000 * (i + 1), r, 0.0, _policy()) for i, r in enumerate(returns))
-    eps = [EpisodeArrays(np.zeros((3, 11)), np.zeros((2, 3), np.float32), np.ones(2),
-                         np.zeros(2, bool), np.ones(2, bool)) for _ in range(5)]
+    eps = [
+        EpisodeArrays(
+            np.zeros((3, 11)),
+            np.zeros((2, 3), np.float32),
+            np.ones(2),
+            np.zeros(2, bool),
+            np.ones(2, bool),
+        )
+        for _ in range(5)
+    ]
     return TrainingRun("Hopper-v5", 0, 5000, ckpts, eps, np.array([500, 1000, 1500, 2500, 4000]))
 
 
@@ -66,8 +75,15 @@ def test_train_ppo_tiny_budget_restores_global_state() -> None:
     random.seed(1)
     np.random.seed(1)
     torch.manual_seed(1)
-    run = train_ppo("hopper", total_steps=512, seed=0, eval_every=256, eval_episodes=1,
-                    ppo_kwargs=TINY_PPO, progress=False)
+    run = train_ppo(
+        "hopper",
+        total_steps=512,
+        seed=0,
+        eval_every=256,
+        eval_episodes=1,
+        ppo_kwargs=TINY_PPO,
+        progress=False,
+    )
     assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
     assert torch.get_num_threads() == threads
     assert [c.timestep for c in run.checkpoints] == [256, 512]
@@ -81,38 +97,60 @@ def test_generate_locomotion_all_levels_twice_same_content(
     hashes = []
     for i in range(2):
         monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / str(i)))
-        result = generate_locomotion("hopper", train_steps=1024, steps_per_level=400,
-                                     seed=7, eval_every=256, eval_episodes=1,
-                                     ppo_kwargs=TINY_PPO, progress=False)
+        result = generate_locomotion(
+            "hopper",
+            train_steps=1024,
+            steps_per_level=400,
+            seed=7,
+            eval_every=256,
+            eval_episodes=1,
+            ppo_kwargs=TINY_PPO,
+            progress=False,
+        )
         assert set(result.datasets) == {"random", "medium", "medium-replay", "expert"}
-        hashes.append({lv: dataset_content_hash(minari.load_dataset(r.dataset_id))
-                       for lv, r in result.datasets.items()})
+        hashes.append(
+            {
+                lv: dataset_content_hash(minari.load_dataset(r.dataset_id))
+                for lv, r in result.datasets.items()
+            }
+        )
     assert hashes[0] == hashes[1]
     assert len(set(hashes[0].values())) == 4
     ds = minari.load_dataset("rr_gym/hopper-expert-v0")
     extra = ds.storage.metadata["rr_gym"]
     assert extra["level"] == "expert" and extra["reference_score"] == {
-        "random": -20.27, "expert": 3234.3}
+        "random": -20.27,
+        "expert": 3234.3,
+    }
     assert ds.storage.metadata["ref_max_score"] == 3234.3
     assert ds.total_steps == 400 and ds.env_spec.id == "Hopper-v5"
     assert extra["mean_return"] == pytest.approx(
-        np.mean([e.rewards.sum() for e in ds.iterate_episodes()]))
+        np.mean([e.rewards.sum() for e in ds.iterate_episodes()])
+    )
     policy = MLPPolicy.load(extra["policy_path"])
-    assert policy.info["level"] == "expert" and policy.info["timestep"] == extra[
-        "policy_timestep"]
+    assert policy.info["level"] == "expert" and policy.info["timestep"] == extra["policy_timestep"]
     # the saved policies rebuild medium and expert without training, identically
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "1"))
-    again = generate_locomotion("hopper", levels="expert", steps_per_level=400, seed=7,
-                                reuse_policies=True, overwrite=True, progress=False,
-                                policy_dir=Path(extra["policy_path"]).parent)
+    again = generate_locomotion(
+        "hopper",
+        levels="expert",
+        steps_per_level=400,
+        seed=7,
+        reuse_policies=True,
+        overwrite=True,
+        progress=False,
+        policy_dir=Path(extra["policy_path"]).parent,
+    )
     assert again.training_steps == 0
-    assert dataset_content_hash(minari.load_dataset("rr_gym/hopper-expert-v0")) == \
-        hashes[0]["expert"]
+    assert (
+        dataset_content_hash(minari.load_dataset("rr_gym/hopper-expert-v0")) == hashes[0]["expert"]
+    )
 
 
 def test_random_only_needs_no_training(minari_root: Path) -> None:
-    result = generate_locomotion("halfcheetah", levels="random", steps_per_level=200,
-                                 progress=False)
+    result = generate_locomotion(
+        "halfcheetah", levels="random", steps_per_level=200, progress=False
+    )
     assert result.training_steps == 0 and result.policy_paths == {}
     assert minari.load_dataset("rr_gym/halfcheetah-random-v0").total_steps == 200
 

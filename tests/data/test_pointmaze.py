@@ -79,9 +79,16 @@ def test_global_random_state_untouched() -> None:
 
 
 def test_dense_reward_and_custom_cell(minari_root: Path) -> None:
-    result = generate_pointmaze("umaze", goal=(3, 3), steps=400, seed=1, reward_type="dense",
-                                dataset_id="rr_gym/custom-dense-v0", max_episode_steps=150,
-                                progress=False)
+    result = generate_pointmaze(
+        "umaze",
+        goal=(3, 3),
+        steps=400,
+        seed=1,
+        reward_type="dense",
+        dataset_id="rr_gym/custom-dense-v0",
+        max_episode_steps=150,
+        progress=False,
+    )
     ds = minari.load_dataset(result.dataset_id)
     assert ds.storage.metadata["rr_gym"]["reward_type"] == "dense"
     assert ds.env_spec.max_episode_steps == 150
@@ -105,8 +112,9 @@ def test_interrupted_generation_leaves_no_dataset(
 
     monkeypatch.setattr(WaypointController, "act", flaky_act)
     # write every episode at once, so the interruption hits a half-written dataset
-    monkeypatch.setattr(pointmaze, "DatasetWriter", functools.partial(DatasetWriter,
-                                                                      batch_episodes=1))
+    monkeypatch.setattr(
+        pointmaze, "DatasetWriter", functools.partial(DatasetWriter, batch_episodes=1)
+    )
     with pytest.raises(KeyboardInterrupt):
         generate_pointmaze("umaze", goal=2, steps=5000, seed=0, progress=False)
     monkeypatch.undo()

@@ -17,8 +17,13 @@ from rr_gym.errors import CheckpointError, ConfigError, DataError
 def sb3_policy():  # type: ignore[no-untyped-def]
     from stable_baselines3 import PPO
 
-    model = PPO("MlpPolicy", gym.make("Pendulum-v1"), seed=0, device="cpu",
-                policy_kwargs={"net_arch": [16, 8], "log_std_init": -0.5})
+    model = PPO(
+        "MlpPolicy",
+        gym.make("Pendulum-v1"),
+        seed=0,
+        device="cpu",
+        policy_kwargs={"net_arch": [16, 8], "log_std_init": -0.5},
+    )
     return model
 
 
@@ -49,8 +54,9 @@ def test_save_load_round_trip(sb3_policy, tmp_path: Path) -> None:  # type: igno
     loaded = MLPPolicy.load(path)
     assert loaded.info == {"eval_return": 12.5}
     obs = np.ones((4, 3))
-    np.testing.assert_array_equal(loaded.act(obs, deterministic=True),
-                                  policy.act(obs, deterministic=True))
+    np.testing.assert_array_equal(
+        loaded.act(obs, deterministic=True), policy.act(obs, deterministic=True)
+    )
     assert path.read_bytes()[:8] != b"PK\x03\x04"  # not a zip/pickle
 
 
@@ -58,8 +64,13 @@ def test_relu_activation() -> None:
     from stable_baselines3.common.policies import ActorCriticPolicy
 
     env = gym.make("Pendulum-v1")
-    net = ActorCriticPolicy(env.observation_space, env.action_space, lambda _: 1e-3,
-                            net_arch=[8], activation_fn=torch.nn.ReLU)
+    net = ActorCriticPolicy(
+        env.observation_space,
+        env.action_space,
+        lambda _: 1e-3,
+        net_arch=[8],
+        activation_fn=torch.nn.ReLU,
+    )
     policy = MLPPolicy.from_sb3(net)
     assert policy.activation == "relu"
     obs = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
@@ -85,8 +96,6 @@ def test_bad_files(tmp_path: Path) -> None:
 
 def test_invalid_construction() -> None:
     with pytest.raises(ConfigError, match="activation='gelu'"):
-        MLPPolicy((np.zeros((2, 2)),), (np.zeros(2),), np.zeros(2), "gelu", -np.ones(2),
-                  np.ones(2))
+        MLPPolicy((np.zeros((2, 2)),), (np.zeros(2),), np.zeros(2), "gelu", -np.ones(2), np.ones(2))
     with pytest.raises(ConfigError, match="log_std"):
-        MLPPolicy((np.zeros((2, 2)),), (np.zeros(2),), np.zeros(3), "tanh", -np.ones(2),
-                  np.ones(2))
+        MLPPolicy((np.zeros((2, 2)),), (np.zeros(2),), np.zeros(3), "tanh", -np.ones(2), np.ones(2))

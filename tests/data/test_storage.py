@@ -24,8 +24,10 @@ ACT = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
 
 def _episode(n: int, value: float = 0.0) -> EpisodeArrays:
     return EpisodeArrays(
-        observations=np.full((n + 1, 3), value), actions=np.full((n, 2), value, np.float32),
-        rewards=np.arange(n, dtype=np.float64), terminations=np.eye(1, n, n - 1, bool)[0],
+        observations=np.full((n + 1, 3), value),
+        actions=np.full((n, 2), value, np.float32),
+        rewards=np.arange(n, dtype=np.float64),
+        terminations=np.eye(1, n, n - 1, bool)[0],
         truncations=np.zeros(n, bool),
     )
 
@@ -38,8 +40,9 @@ def _write(dataset_id: str, episodes: list[EpisodeArrays], **kw: object) -> Data
 
 
 def test_writes_a_loadable_minari_dataset(minari_root: Path) -> None:
-    w = _write("rr_gym/test-v0", [_episode(5), _episode(7, 1.0)], metadata={"k": [1, 2]},
-               batch_episodes=1)
+    w = _write(
+        "rr_gym/test-v0", [_episode(5), _episode(7, 1.0)], metadata={"k": [1, 2]}, batch_episodes=1
+    )
     assert w.result is not None
     assert w.result.total_steps == 12 and w.result.total_episodes == 2
     assert w.result.mean_return == pytest.approx((10 + 21) / 2)
@@ -64,9 +67,12 @@ def test_refuses_to_overwrite_unless_asked(minari_root: Path) -> None:
 
 
 def test_interrupted_write_leaves_nothing(minari_root: Path) -> None:
-    with pytest.raises(KeyboardInterrupt), DatasetWriter(
-        "rr_gym/test-v0", observation_space=OBS, action_space=ACT, batch_episodes=1
-    ) as w:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        DatasetWriter(
+            "rr_gym/test-v0", observation_space=OBS, action_space=ACT, batch_episodes=1
+        ) as w,
+    ):
         w.add(_episode(3))
         w.add(_episode(3))
         raise KeyboardInterrupt
@@ -76,9 +82,12 @@ def test_interrupted_write_leaves_nothing(minari_root: Path) -> None:
 
 def test_interrupted_overwrite_keeps_the_old_dataset(minari_root: Path) -> None:
     _write("rr_gym/test-v0", [_episode(3)])
-    with pytest.raises(RuntimeError), DatasetWriter(
-        "rr_gym/test-v0", observation_space=OBS, action_space=ACT, overwrite=True
-    ) as w:
+    with (
+        pytest.raises(RuntimeError),
+        DatasetWriter(
+            "rr_gym/test-v0", observation_space=OBS, action_space=ACT, overwrite=True
+        ) as w,
+    ):
         w.add(_episode(9))
         raise RuntimeError("boom")
     assert minari.load_dataset("rr_gym/test-v0").total_steps == 3

@@ -58,8 +58,9 @@ def test_pad_covers_every_step_and_marks_padding() -> None:
     data = windows_from_arrays(xs, rs, horizon=3, layout=FLAT1, stride=2, tail="pad")
     np.testing.assert_array_equal(data.starts, [0, 2, 4])
     np.testing.assert_array_equal(data.windows[-1, :, 0], [4, 5, 5])
-    covered = {int(s + k) for s, v in zip(data.starts, data.valid, strict=True)
-               for k in np.flatnonzero(v)}
+    covered = {
+        int(s + k) for s, v in zip(data.starts, data.valid, strict=True) for k in np.flatnonzero(v)
+    }
     assert covered == set(range(6))
 
 
@@ -81,8 +82,9 @@ def test_bad_arguments() -> None:
     with pytest.raises(DataError, match="no episode"):
         windows_from_arrays([], [], horizon=2, layout=FLAT1)
     with pytest.raises(DataError, match="non-finite"):
-        windows_from_arrays([np.array([[np.nan], [1.0]], np.float32)], [np.zeros(2)],
-                            horizon=2, layout=FLAT1)
+        windows_from_arrays(
+            [np.array([[np.nan], [1.0]], np.float32)], [np.zeros(2)], horizon=2, layout=FLAT1
+        )
     with pytest.raises(DataError, match="expected"):
         windows_from_arrays(xs, rs, horizon=2, layout=TransitionLayout.flat(3))
 
@@ -118,8 +120,10 @@ def test_make_windows_on_generated_pointmaze() -> None:
     assert data.metadata["dataset_id"] == "rr_gym/pointmaze-umaze-base-v0"
     assert data.metadata["env_id"] == "PointMaze_UMaze-v3"
     assert data.metadata["rr_gym"]["kind"] == "base"
-    assert "Dict" in data.metadata["observation_space"] or "observation" in \
-        data.metadata["observation_space"]
+    assert (
+        "Dict" in data.metadata["observation_space"]
+        or "observation" in data.metadata["observation_space"]
+    )
     # consecutive steps of a window: position advances by velocity * dt (0.01 s, 1 substep)
     pos, vel = data.field("observation")[..., :2], data.field("observation")[..., 2:]
     np.testing.assert_allclose(pos[:, 1:] - pos[:, :-1], vel[:, 1:] * 0.01, atol=2e-3)
@@ -137,8 +141,9 @@ def test_transitions_are_horizon_one_and_match_the_episodes() -> None:
     ds = minari.load_dataset("rr_gym/pointmaze-umaze-goal1-v0")
     ep = ds[0]
     n = len(ep.rewards)
-    np.testing.assert_allclose(flat.windows[:n, 0, :4], ep.observations["observation"][:n],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        flat.windows[:n, 0, :4], ep.observations["observation"][:n], rtol=1e-6
+    )
     np.testing.assert_allclose(flat.windows[:n, 0, 4:], ep.actions)
     np.testing.assert_allclose(flat.rewards[:n, 0], ep.rewards)
     assert flat.rewards.sum() == pytest.approx(sum(e.rewards.sum() for e in ds))
@@ -150,8 +155,9 @@ def test_make_windows_accepts_paths_and_objects(umaze_datasets: Path) -> None:
     path = umaze_datasets / "rr_gym" / "pointmaze-umaze-goal1-v0"
     a = make_windows(path, horizon=4, stride=8, progress=False)
     b = make_windows(str(path / "data"), horizon=4, stride=8, progress=False)
-    c = make_windows(minari.load_dataset("rr_gym/pointmaze-umaze-goal1-v0"), horizon=4,
-                     stride=8, progress=False)
+    c = make_windows(
+        minari.load_dataset("rr_gym/pointmaze-umaze-goal1-v0"), horizon=4, stride=8, progress=False
+    )
     np.testing.assert_array_equal(a.windows, b.windows)
     np.testing.assert_array_equal(a.windows, c.windows)
 
@@ -160,16 +166,16 @@ def test_make_windows_accepts_paths_and_objects(umaze_datasets: Path) -> None:
 def test_layout_the_data_lacks() -> None:
     layout = TransitionLayout.from_sizes(observation=4, torque=2, observation_key="observation")
     with pytest.raises(DataError, match=r"'torque'.*valid field names"):
-        make_windows("rr_gym/pointmaze-umaze-base-v0", horizon=4, layout=layout,
-                     progress=False)
+        make_windows("rr_gym/pointmaze-umaze-base-v0", horizon=4, layout=layout, progress=False)
 
 
 @pytest.mark.usefixtures("umaze_datasets")
 def test_expert_episodes_shorter_than_a_long_horizon() -> None:
     with pytest.raises(DataError, match="horizon 5000"):
         make_windows("rr_gym/pointmaze-umaze-goal1-v0", horizon=5000, progress=False)
-    padded = make_windows("rr_gym/pointmaze-umaze-goal1-v0", horizon=400, stride=400,
-                          tail="pad", progress=False)
+    padded = make_windows(
+        "rr_gym/pointmaze-umaze-goal1-v0", horizon=400, stride=400, tail="pad", progress=False
+    )
     assert padded.windows.shape[1] == 400 and not padded.valid.all()
 
 
@@ -179,9 +185,16 @@ def test_empty_minari_dataset(minari_root: Path) -> None:
 
     space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
     with pytest.warns(UserWarning):  # Minari: no env given
-        minari.create_dataset_from_buffers("rr_gym/empty-v0", [], observation_space=space,
-                                           action_space=space, algorithm_name="none",
-                                           author="test", description="empty",
-                                           code_permalink="none", author_email="none")
+        minari.create_dataset_from_buffers(
+            "rr_gym/empty-v0",
+            [],
+            observation_space=space,
+            action_space=space,
+            algorithm_name="none",
+            author="test",
+            description="empty",
+            code_permalink="none",
+            author_email="none",
+        )
     with pytest.raises(DataError, match=r"'rr_gym/empty-v0' has no episode"):
         make_windows("rr_gym/empty-v0", horizon=2, progress=False)

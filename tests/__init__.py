@@ -1,0 +1,1 @@
+"""Tests of rr_gym; the folders mirror the package."""
