@@ -21,8 +21,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import Any, Literal, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -30,7 +30,13 @@ import numpy as np
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 
-__all__ = ["available_fields", "episode_transitions", "infer_layout"]
+__all__ = [
+    "FieldSource",
+    "available_fields",
+    "episode_transitions",
+    "field_source",
+    "infer_layout",
+]
 
 _DEFAULT_OBS_KEY = "observation"
 
@@ -109,27 +115,67 @@ def _flat(x: np.ndarray, n: int) -> np.ndarray:
     return np.asarray(x).reshape(n, -1)
 
 
-def _obs_entry(observations: Any, key: str | None, name: str, valid: list[str]) -> np.ndarray:
-    if isinstance(observations, Mapping):
-        use = key or _DEFAULT_OBS_KEY
-        if use not in observations:
+class FieldSource(NamedTuple):
+    """Where the values of one layout field come from, for one transition.
+
+    Attributes:
+        kind: ``"observation"`` (the observation before the step), ``"next_observation"``
+            (after it), ``"action"`` or ``"reward"``.
+        key: the entry of a dict observation; ``None`` for flat observations, actions and
+            rewards.
+    """
+
+    kind: Literal["observation", "next_observation", "action", "reward"]
+    key: str | None
+
+
+def field_source(
+    name: str, observation_key: str | None, observation_keys: Collection[str] | None
+) -> FieldSource:
+    """Resolve a layout field name against observations (see the module docstring).
+
+    Shared by :func:`episode_transitions` (datasets) and the environment wrappers, so both
+    read a layout the same way.
+
+    Args:
+        name: the layout field name.
+        observation_key: the layout's ``observation_key``.
+        observation_keys: the keys of dict observations; ``None`` for flat observations.
+
+    Raises:
+        DataError: a name the observations do not provide; the message lists the valid ones.
+    """
+    if name in ("action", "reward"):
+        return FieldSource(name, None)  # type: ignore[arg-type]
+    valid = _field_names(observation_keys)
+    if name in ("observation", "next_observation"):
+        if observation_keys is not None:
+            use = observation_key or _DEFAULT_OBS_KEY
+            if use not in observation_keys:
+                raise DataError(
+                    f"layout field {name!r} needs observation entry {use!r}, but the "
+                    f"observations have keys {sorted(observation_keys)}; valid field names: "
+                    f"{valid}"
+                )
+            return FieldSource(name, use)  # type: ignore[arg-type]
+        if observation_key is not None and observation_key != _DEFAULT_OBS_KEY:
             raise DataError(
-                f"layout field {name!r} needs observation entry {use!r}, but the episodes' "
-                f"observations have keys {sorted(observations)}; valid field names: {valid}"
+                f"layout has observation_key={observation_key!r} but the observations are a "
+                f"flat array, not a dict; valid field names: {valid}"
             )
-        return np.asarray(observations[use])
-    if key is not None and key != _DEFAULT_OBS_KEY:
-        raise DataError(
-            f"layout has observation_key={key!r} but the episodes' observations are a flat "
-            f"array, not a dict; valid field names: {valid}"
-        )
-    return np.asarray(observations)
+        return FieldSource(name, None)  # type: ignore[arg-type]
+    if observation_keys is not None:
+        if name in observation_keys:
+            return FieldSource("observation", name)
+        if name.startswith("next_") and name[5:] in observation_keys:
+            return FieldSource("next_observation", name[5:])
+    raise DataError(f"layout field {name!r} is not in the data; valid field names: {valid}")
 
 
-def _field_names(observations: Any) -> list[str]:
+def _field_names(observation_keys: Collection[str] | None) -> list[str]:
     names = ["action", "reward"]
-    if isinstance(observations, Mapping):
-        for key in sorted(observations):
+    if observation_keys is not None:
+        for key in sorted(observation_keys):
             names += [key, f"next_{key}"]
     else:
         names += ["observation", "next_observation"]
@@ -158,29 +204,18 @@ def episode_transitions(
             says; both messages list what the episode offers.
     """
     n = len(rewards)
-    valid = _field_names(observations)
+    keys = list(observations) if isinstance(observations, Mapping) else None
     blocks: list[np.ndarray] = []
     for name, size in layout.fields:
-        if name == "action":
+        source = field_source(name, layout.observation_key, keys)
+        if source.kind == "action":
             block = _flat(actions, n)
-        elif name == "reward":
+        elif source.kind == "reward":
             block = _flat(rewards, n)
-        elif name in ("observation", "next_observation"):
-            obs = _obs_entry(observations, layout.observation_key, name, valid)
-            obs = _flat(obs, len(obs))
-            block = obs[:n] if name == "observation" else obs[1 : n + 1]
-        elif isinstance(observations, Mapping) and name in observations:
-            obs = _flat(np.asarray(observations[name]), len(observations[name]))
-            block = obs[:n]
-        elif (
-            isinstance(observations, Mapping)
-            and name.startswith("next_")
-            and name[5:] in observations
-        ):
-            obs = _flat(np.asarray(observations[name[5:]]), len(observations[name[5:]]))
-            block = obs[1 : n + 1]
         else:
-            raise DataError(f"layout field {name!r} is not in the data; valid field names: {valid}")
+            obs = np.asarray(observations if source.key is None else observations[source.key])
+            obs = _flat(obs, len(obs))
+            block = obs[:n] if source.kind == "observation" else obs[1 : n + 1]
         if block.shape != (n, size):
             raise DataError(
                 f"layout field {name!r} has size {size} but the data has "
