@@ -86,9 +86,9 @@ def run_toy_2d(
     *,
     n_train: int = 20_000,
     n_test: int = 2_000,
-    diffusion_steps: int = 3_000,
-    reward_steps: int = 3_000,
-    target: MatchTarget = "posterior_mean",
+    diffusion_steps: int = 2_000,
+    reward_steps: int = 2_000,
+    target: MatchTarget = "score",
     eval_at: EvalPoint = "x_t",
     hidden_dim: int = 128,
     seed: int = 0,
@@ -193,21 +193,27 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: train the toy problem, print the correlations, write the figure and metrics."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
-    parser.add_argument("--diffusion-steps", type=int, default=3000)
-    parser.add_argument("--reward-steps", type=int, default=3000)
-    parser.add_argument("--target", choices=["posterior_mean", "score"], default="posterior_mean")
+    parser.add_argument("--n-train", type=int, default=20_000, help="points per distribution")
+    parser.add_argument("--n-test", type=int, default=2_000, help="held-out points in all")
+    parser.add_argument("--diffusion-steps", type=int, default=2000)
+    parser.add_argument("--reward-steps", type=int, default=2000)
+    parser.add_argument("--target", choices=["posterior_mean", "score"], default="score")
     parser.add_argument("--eval-at", choices=["posterior_mean", "x_t"], default="x_t")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run_toy_2d(
+        n_train=args.n_train,
+        n_test=args.n_test,
         diffusion_steps=args.diffusion_steps,
         reward_steps=args.reward_steps,
         target=args.target,
         eval_at=args.eval_at,
         seed=args.seed,
         device=args.device,
+        progress=args.progress,
     )
     args.out.mkdir(parents=True, exist_ok=True)
     plot_toy_2d(result, args.out / "toy2d.png")

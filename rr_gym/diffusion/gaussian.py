@@ -252,10 +252,15 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         for i, step in enumerate(steps.tolist()):
             t = torch.full((batch_size,), step, device=device, dtype=torch.long)
             if guidance is not None and step >= guidance.t_stopgrad:
+                step_size: torch.Tensor | float = guidance.scale
+                if guidance.scale_by_variance:
+                    # clipped as in Diffuser, so that t = 0 is guided too
+                    log_var = self.schedule.coef("posterior_log_variance_clipped", t, x)
+                    step_size = guidance.scale * log_var.exp()
                 for _ in range(guidance.n_guide_steps):
                     with torch.enable_grad():
                         grad = guidance.guide(x, t)
-                    x = x + guidance.scale * grad.detach()
+                    x = x + step_size * grad.detach()
                     if inpainting is not None:
                         x = inpainting.apply(x)
             if chain is not None:

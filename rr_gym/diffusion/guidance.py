@@ -29,19 +29,25 @@ class Guidance:
 
     At each step ``t >= t_stopgrad`` the sample takes ``n_guide_steps`` steps of
     ``x <- x + scale * guide(x, t)``, with known entries re-imposed after each, before the
-    model's denoising step. Official settings: scale 0.2-0.5, t_stopgrad 5-10.
+    model's denoising step. With ``scale_by_variance`` the gradient is first multiplied by
+    the posterior variance of step ``t`` (Diffuser's ``scale_grad_by_std``): the classifier
+    guidance form, in which the guide shifts the denoising mean by ``Sigma_t grad``, so a
+    guide that is the gradient of a log density ratio turns one model into the other at
+    ``scale = 1``. Official settings: scale 0.2-0.5, t_stopgrad 5-10, variance scaling on.
 
     Attributes:
         guide: the gradient field.
         scale: step size of each guidance step.
         t_stopgrad: no guidance below this diffusion step.
         n_guide_steps: guidance steps per diffusion step.
+        scale_by_variance: multiply the gradient by the posterior variance of step ``t``.
     """
 
     guide: Guide
     scale: float = 0.1
     t_stopgrad: int = 0
     n_guide_steps: int = 1
+    scale_by_variance: bool = False
 
     def __post_init__(self) -> None:
         if self.n_guide_steps < 1 or self.t_stopgrad < 0:
