@@ -6,6 +6,7 @@ models; everything is reachable with more control through the classes they use.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -94,11 +95,17 @@ def _make_denoiser(
 ) -> Denoiser:
     if kind == "auto":
         kind = "mlp" if horizon == 1 else "unet"
-    if kind == "mlp":
-        return MLPDenoiser(horizon, dim, **(network or {}))
-    if kind == "unet":
-        return TemporalUnet(horizon, dim, **(network or {}))
-    raise ConfigError(f"denoiser={kind!r}; expected 'auto', 'mlp' or 'unet'")
+    classes: dict[str, type[Denoiser]] = {"mlp": MLPDenoiser, "unet": TemporalUnet}
+    if kind not in classes:
+        raise ConfigError(f"denoiser={kind!r}; expected 'auto', 'mlp' or 'unet'")
+    cls, options = classes[kind], dict(network or {})
+    known = [p for p in inspect.signature(cls).parameters if p not in ("horizon", "transition_dim")]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"network has unknown option(s) {unknown} for {cls.__name__}; known: {known}"
+        )
+    return cls(horizon, dim, **options)
 
 
 def train_diffusion(

@@ -12,7 +12,7 @@ from rr_gym.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule, Temp
 from rr_gym.diffusion.analytic import GaussianMixtureDiffusion
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
-from rr_gym.rewards import RelativeRewardModel
+from rr_gym.rewards import RelativeRewardModel, TorchRewardModel
 
 T = TypeVar("T")
 
@@ -109,3 +109,49 @@ def gaussian(
     return GaussianMixtureDiffusion(
         np.array([mean]), np.array([std]), NoiseSchedule(n_steps), horizon=horizon
     )
+
+
+class ToyLinearReward(TorchRewardModel):
+    """A parameter-free reward with a known gradient: window ``w`` ``(M, window, D)`` at
+    step ``t`` scores ``(1 + t_slope * t) * sum_k coef[k] . w[:, k]``.
+
+    Args:
+        coef: ``(window, D)`` weights (the window is taken from its first axis).
+    """
+
+    coef: torch.Tensor
+
+    def __init__(
+        self,
+        coef: list[list[float]],
+        *,
+        t_slope: float = 0.0,
+        reduction: str = "sum",
+        normalizer: Normalizer | None = None,
+    ) -> None:
+        weights = torch.tensor(coef, dtype=torch.float32)
+        super().__init__(
+            TransitionLayout.flat(weights.shape[1]),
+            normalizer,
+            window=weights.shape[0],
+            reduction=reduction,  # type: ignore[arg-type]
+        )
+        self.register_buffer("coef", weights)
+        self.t_slope = t_slope
+
+    def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (1 + self.t_slope * t.to(w.dtype)) * (w * self.coef).sum((1, 2))
+
+
+class ToyQuadraticReward(TorchRewardModel):
+    """A parameter-free Markov reward ``-|x - goal|^2``, highest at ``goal`` ``(D,)``."""
+
+    goal: torch.Tensor
+
+    def __init__(self, goal: list[float]) -> None:
+        super().__init__(TransitionLayout.flat(len(goal)))
+        self.register_buffer("goal", torch.tensor(goal, dtype=torch.float32))
+
+    def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        del t  # the same at every diffusion step
+        return -((w[:, 0] - self.goal) ** 2).sum(1)

@@ -93,9 +93,11 @@ class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
 
     @property
     def device(self) -> torch.device:
-        """Device of the parameters (CPU for a parameter-free reward)."""
-        param = next(self.parameters(), None)
-        return param.device if param is not None else torch.device("cpu")
+        """Device of the parameters, else of the buffers (CPU for a reward with neither)."""
+        tensor: torch.Tensor | None = next(self.parameters(), None)
+        if tensor is None:
+            tensor = next(self.buffers(), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | int = 0) -> torch.Tensor:
         """Trajectory reward ``(B,)`` of normalised ``x`` ``(B, H, D)`` at steps ``t``."""
@@ -105,8 +107,13 @@ class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
                 f"with H >= window={self.window}"
             )
         batch, horizon, dim = x.shape
-        if isinstance(t, int):
-            t = torch.full((batch,), t, dtype=torch.long, device=x.device)
+        t = torch.as_tensor(t, device=x.device)
+        if t.dim() == 0:
+            t = t.expand(batch)
+        if t.shape != (batch,):
+            raise DataError(
+                f"diffusion steps t have shape {tuple(t.shape)}; expected an int or ({batch},)"
+            )
         n_win = horizon - self.window + 1
         windows = x.unfold(1, self.window, 1).permute(0, 1, 3, 2)  # (B, n_win, window, D)
         r = self.window_reward(
@@ -131,6 +138,8 @@ class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
         Raises:
             DataError: wrong rank or size, or non-finite values.
         """
+        if batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size}; expected a positive number of rows")
         arr = np.asarray(x, dtype=np.float32)
         if arr.ndim == 2:
             arr = arr[:, None, :]
@@ -144,10 +153,12 @@ class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
         self.eval()
         device = self.device
         out = np.empty(len(arr), dtype=np.float32)
-        for start in range(0, len(arr), batch_size):
-            chunk = torch.as_tensor(arr[start : start + batch_size], device=device)
-            out[start : start + len(chunk)] = self.forward(
-                self.normalizer.normalize(chunk), t
-            ).cpu()
-        self.train(was_training)
+        try:
+            for start in range(0, len(arr), batch_size):
+                chunk = torch.as_tensor(arr[start : start + batch_size], device=device)
+                out[start : start + len(chunk)] = self.forward(
+                    self.normalizer.normalize(chunk), t
+                ).cpu()
+        finally:
+            self.train(was_training)
         return out

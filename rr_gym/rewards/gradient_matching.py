@@ -3,13 +3,16 @@ equals the difference of an expert and a base diffusion model's denoising output
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
 from rr_gym.diffusion.gaussian import GaussianDiffusion, _randn, check_compatible
-from rr_gym.errors import ConfigError, IncompatibleModelsError
+from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
+from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import TorchRewardModel
 from rr_gym.training import TrainConfig, Trainer
 
@@ -18,6 +21,11 @@ __all__ = ["EvalPoint", "GradientMatchingTrainer", "MatchTarget", "NoisySource"]
 EvalPoint = Literal["posterior_mean", "x_t"]
 MatchTarget = Literal["posterior_mean", "score"]
 NoisySource = Literal["data", "base_chain"]
+
+
+def _describe(norm: Normalizer) -> str:
+    shift, scale = np.round(norm.shift, 4).tolist(), np.round(norm.scale, 4).tolist()
+    return f"{norm.kind!r} (shift {shift}, scale {scale})"
 
 
 class GradientMatchingTrainer(Trainer):
@@ -63,11 +71,26 @@ class GradientMatchingTrainer(Trainer):
         chain_refresh: int = 500,
     ) -> None:
         check_compatible(base, expert)
-        if reward.layout != base.layout or reward.normalizer != base.normalizer:
+        if reward.layout != base.layout:
             raise IncompatibleModelsError(
-                f"reward has layout {reward.layout} and {reward.normalizer!r}; the diffusion "
-                f"models have {base.layout} and {base.normalizer!r}: build the reward with "
-                "the models' layout and normalizer"
+                f"reward has layout {reward.layout}; the diffusion models have {base.layout}: "
+                "build the reward with the models' layout"
+            )
+        if reward.normalizer != base.normalizer:
+            raise IncompatibleModelsError(
+                f"reward has normalizer {_describe(reward.normalizer)}; the diffusion models "
+                f"have {_describe(base.normalizer)}: build the reward with the models' normalizer"
+            )
+        if reward.window > base.horizon:
+            raise IncompatibleModelsError(
+                f"reward window={reward.window} exceeds the diffusion models' horizon "
+                f"{base.horizon}"
+            )
+        expected = (base.horizon, base.transition_dim)
+        if data.dim() != 3 or tuple(data.shape[1:]) != expected:
+            raise DataError(
+                f"training windows have shape {tuple(data.shape)}; expected (N, {expected[0]}, "
+                f"{expected[1]}) for these diffusion models"
             )
         for name, value, options in (
             ("target", target, ("posterior_mean", "score")),
@@ -76,9 +99,9 @@ class GradientMatchingTrainer(Trainer):
         ):
             if value not in options:
                 raise ConfigError(f"{name}={value!r}; expected one of {list(options)}")
-        if l2 < 0 or chain_pool_size < 1 or chain_refresh < 1:
+        if not 0 <= l2 < math.inf or chain_pool_size < 1 or chain_refresh < 1:
             raise ConfigError(
-                f"need l2 >= 0, chain_pool_size >= 1, chain_refresh >= 1; got l2={l2}, "
+                f"need finite l2 >= 0, chain_pool_size >= 1, chain_refresh >= 1; got l2={l2}, "
                 f"chain_pool_size={chain_pool_size}, chain_refresh={chain_refresh}"
             )
         super().__init__(reward, data, config, device)

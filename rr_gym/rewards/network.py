@@ -47,6 +47,8 @@ class WindowRewardNet(nn.Module):
                 f"WindowRewardNet sizes must be positive: window={window}, "
                 f"transition_dim={transition_dim}, hidden_dim={hidden_dim}, depth={depth}"
             )
+        if time_dim < 2 or time_dim % 2:
+            raise ConfigError(f"time_dim={time_dim}; expected a positive even size")
         self.config = {
             "window": window,
             "transition_dim": transition_dim,
