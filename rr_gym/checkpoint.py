@@ -9,6 +9,7 @@ leaves a half-written checkpoint at the target path.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 from pathlib import Path
@@ -138,7 +139,8 @@ class Checkpointable:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save to the directory ``path`` (safetensors + JSON, written atomically)."""
         tensors, config = self.checkpoint_state()
-        return write_checkpoint(path, tensors, {"class": type(self).__name__, "config": config})
+        header = {"class": type(self).__name__, "module": type(self).__module__, "config": config}
+        return write_checkpoint(path, tensors, header)
 
     @classmethod
     def load(cls: type[T], path: str | os.PathLike[str], device: str | torch.device = "cpu") -> T:
@@ -167,6 +169,14 @@ def load(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> An
     tensors, header = read_checkpoint(path)
     name = header.get("class")
     cls = _REGISTRY.get(str(name))
+    module = header.get("module")
+    if cls is None and isinstance(module, str) and module.startswith("rr_gym."):
+        # Classes register on import: import the rr_gym module that defines this one.
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise CheckpointError(f"{path} holds class {name!r} of {module}: {exc}") from exc
+        cls = _REGISTRY.get(str(name))
     if cls is None:
         raise CheckpointError(
             f"{path} holds class {name!r}, which this rr_gym does not know; known classes: "
