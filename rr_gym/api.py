@@ -21,7 +21,7 @@ from rr_gym.diffusion.mlp import MLPDenoiser
 from rr_gym.diffusion.schedule import NoiseSchedule, ScheduleKind
 from rr_gym.diffusion.training import DiffusionTrainer
 from rr_gym.diffusion.unet import TemporalUnet
-from rr_gym.errors import ConfigError, DataError
+from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
 from rr_gym.rewards.base import Reduction
@@ -170,7 +170,12 @@ def train_diffusion(
     windows, data_layout, data_meta = as_windows(data, horizon)
     dim = windows.shape[2]
     layout = layout or data_layout or TransitionLayout.flat(dim)
-    norm = normalizer if isinstance(normalizer, Normalizer) else Normalizer.fit(windows, normalizer)
+    if isinstance(normalizer, Normalizer):
+        norm = normalizer
+    elif hasattr(data, "fit_normalizer"):  # a WindowDataset: fit on real steps, not padding
+        norm = data.fit_normalizer(normalizer)
+    else:
+        norm = Normalizer.fit(windows, normalizer)
     dev = resolve_device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -213,10 +218,12 @@ def extract_reward(
     device: str | torch.device = "auto",
     window: int = 1,
     reduction: Reduction = "sum",
-    target: MatchTarget = "posterior_mean",
-    eval_at: EvalPoint = "posterior_mean",
+    target: MatchTarget = "score",
+    eval_at: EvalPoint = "x_t",
     l2: float = 0.0,
     source: NoisySource = "data",
+    chain_pool_size: int = 256,
+    chain_refresh: int = 500,
     hidden_dim: int = 256,
     depth: int = 3,
     time_dim: int = 32,
@@ -243,11 +250,15 @@ def extract_reward(
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         window: transitions per reward window (1 = a Markov reward for environments).
         reduction: ``"sum"`` or ``"mean"`` of window rewards over a trajectory.
-        target: ``"posterior_mean"`` (the paper) or ``"score"``
-            (see :class:`~rr_gym.rewards.GradientMatchingTrainer`).
-        eval_at: ``"posterior_mean"`` (official code) or ``"x_t"``.
+        target: ``"score"`` (default: score differences, one scale across t) or
+            ``"posterior_mean"`` (the paper's posterior-mean differences); see
+            :class:`~rr_gym.rewards.GradientMatchingTrainer` and benchmarks/RESULTS.md.
+        eval_at: ``"x_t"`` (default, where a planner guides) or ``"posterior_mean"``
+            (the official code).
         l2: weight of an L2 penalty on the reward.
         source: ``"data"`` (Algorithm 1) or ``"base_chain"`` (Algorithm 2).
+        chain_pool_size, chain_refresh: base chains per pool and steps between refreshes
+            of the pool (Algorithm 2).
         hidden_dim, depth, time_dim: reward MLP sizes.
         batch_size, lr, ema_decay, grad_clip: loop options (see :class:`TrainConfig`).
         checkpoint_dir, checkpoint_every, resume: periodic checkpoints and resuming.
@@ -258,7 +269,12 @@ def extract_reward(
         The relative reward (EMA weights) in eval mode; ``reward.predict(x, t=0)``.
     """
     check_compatible(base, expert)
-    windows, _, _ = as_windows(data, base.horizon)
+    windows, data_layout, _ = as_windows(data, base.horizon)
+    if data_layout is not None and data_layout != base.layout:
+        raise IncompatibleModelsError(
+            f"data has layout {data_layout}, the diffusion models {base.layout}; extract the "
+            "reward on windows laid out as the models' training data"
+        )
     if window > base.horizon:
         raise ConfigError(f"window={window} exceeds the models' horizon {base.horizon}")
     dev = resolve_device(device)
@@ -297,6 +313,8 @@ def extract_reward(
         eval_at=eval_at,
         l2=l2,
         source=source,
+        chain_pool_size=chain_pool_size,
+        chain_refresh=chain_refresh,
     )
     trainer.fit(resume=resume)
     trained = trainer.model()

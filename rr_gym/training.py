@@ -179,7 +179,9 @@ class Trainer(abc.ABC):
     def model(self) -> Checkpointable:
         """The trained model so far (EMA weights when EMA is on), as an independent copy."""
         source = self.ema.shadow if self.ema is not None else self.module
-        model = self.export(copy.deepcopy(source).eval())
+        # The EMA shadow is frozen; the exported copy is an ordinary module again, so it can
+        # be fine-tuned by another trainer.
+        model = self.export(copy.deepcopy(source).requires_grad_(True).eval())
         model.training_config = self.training_config()  # type: ignore[attr-defined]
         return model
 

@@ -14,10 +14,12 @@ from rr_gym.api import as_windows
 from rr_gym.data.windows import WindowDataset, windows_from_arrays
 from rr_gym.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule, TemporalUnet
 from rr_gym.diffusion.analytic import GaussianMixtureDiffusion
+from rr_gym.diffusion.training import DiffusionTrainer
 from rr_gym.errors import CheckpointError, ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
-from rr_gym.rewards import RelativeRewardModel
+from rr_gym.rewards import RelativeRewardModel, gradient_matching
+from rr_gym.training import TrainConfig
 from tests._factories import gaussian, mlp_diffusion, relative_reward
 
 POINTS = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
@@ -381,3 +383,55 @@ def test_load_of_a_directory_that_is_no_checkpoint_is_a_checkpoint_error(tmp_pat
         rr_gym.load(tmp_path / "other")
     with pytest.raises(CheckpointError, match="is not an rr_gym checkpoint"):
         rr_gym.load(tmp_path / "missing")
+
+
+def test_extract_reward_refuses_a_dataset_of_another_layout() -> None:
+    dataset = _episodes_dataset()
+    other = TransitionLayout.from_sizes(observation=1, action=2)
+    base, expert = (
+        GaussianMixtureDiffusion(
+            np.full((1, 3), mean), np.ones((1, 3)), NoiseSchedule(10), horizon=4, layout=other
+        )
+        for mean in (0.0, 0.5)
+    )
+    with pytest.raises(IncompatibleModelsError, match=r"data has layout .*observation:2.*models"):
+        _reward(base, expert, dataset)
+
+
+def test_train_diffusion_fits_the_normalizer_on_real_steps_only() -> None:
+    rng = np.random.default_rng(0)
+    episodes = [rng.normal(5.0, 1.0, size=(n, 3)).astype(np.float32) for n in (5, 6)]
+    padded = windows_from_arrays(
+        episodes,
+        [np.ones(len(e)) for e in episodes],
+        horizon=4,
+        stride=4,
+        tail="pad",
+        layout=LAYOUT,
+    )
+    assert padded.valid is not None and not padded.valid.all()
+    model = _diffusion(padded, horizon=4, denoiser="mlp")
+    assert model.normalizer == padded.fit_normalizer()
+
+
+def test_a_trained_model_can_be_trained_further() -> None:
+    first = _diffusion(POINTS)
+    before = _weights(first)
+    assert all(p.requires_grad for p in first.parameters())
+    config = TrainConfig(steps=2, batch_size=8, progress=False)
+    trainer = DiffusionTrainer(first, torch.as_tensor(POINTS[:, None]), config, torch.device("cpu"))
+    trainer.fit()
+    assert not all(torch.equal(before[k], v) for k, v in first.state_dict().items())
+
+
+def test_extract_reward_passes_the_chain_pool_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    original = gradient_matching.GradientMatchingTrainer.__init__
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> None:
+        seen.update(kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(gradient_matching.GradientMatchingTrainer, "__init__", spy)
+    _reward(source="base_chain", chain_pool_size=4, chain_refresh=1)
+    assert (seen["source"], seen["chain_pool_size"], seen["chain_refresh"]) == ("base_chain", 4, 1)

@@ -43,11 +43,15 @@ class GradientMatchingTrainer(Trainer):
         data: normalised windows ``(N, H, D)`` (x0 for Algorithm 1).
         config: loop options.
         device: where to train.
-        target: ``"posterior_mean"`` matches ``m_E - m_B`` (the paper); ``"score"`` matches
-            the score difference ``-(eps_E - eps_B) / sigma_t`` with weight ``sigma_t**2``,
-            so rho at every t is the log density ratio itself, on one scale across t.
-        eval_at: where the gradient is taken: the base posterior mean (official code) or
-            ``x_t``.
+        target: ``"score"`` (default) matches the score difference
+            ``-(eps_E - eps_B) / sigma_t`` with weight ``sigma_t**2``, so rho at every t is
+            the noised log density ratio itself, on one scale across t; ``"posterior_mean"``
+            matches ``m_E - m_B`` (the paper), whose size scales with ``beta_t`` and leaves
+            small t, the reward an environment sees, with little weight. On a 2-D problem
+            with a known answer the score target ranks held-out points better
+            (benchmarks/RESULTS.md, "Core").
+        eval_at: where the gradient is taken: ``x_t`` (default; where a planner guides) or
+            the base posterior mean (the official code).
         l2: weight of an L2 penalty on rho that pins its free constant.
         source: ``"data"`` (Algorithm 1) or ``"base_chain"`` (Algorithm 2).
         chain_pool_size: trajectories per pool of base chains (Algorithm 2).
@@ -63,8 +67,8 @@ class GradientMatchingTrainer(Trainer):
         config: TrainConfig,
         device: torch.device,
         *,
-        target: MatchTarget = "posterior_mean",
-        eval_at: EvalPoint = "posterior_mean",
+        target: MatchTarget = "score",
+        eval_at: EvalPoint = "x_t",
         l2: float = 0.0,
         source: NoisySource = "data",
         chain_pool_size: int = 256,
