@@ -10,12 +10,14 @@ from rr_gym.rewards.gradient_matching import (
 from rr_gym.rewards.guide import RewardGuide
 from rr_gym.rewards.network import WindowRewardNet
 from rr_gym.rewards.relative import RelativeRewardModel
+from rr_gym.rewards.true_reward import PointMazeTrueReward
 
 __all__ = [
     "EvalPoint",
     "GradientMatchingTrainer",
     "MatchTarget",
     "NoisySource",
+    "PointMazeTrueReward",
     "Reduction",
     "RelativeRewardModel",
     "RewardGuide",
