@@ -1,0 +1,180 @@
+"""``RelativeReward``: a Gymnasium wrapper whose reward comes from an rr_gym reward model."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+
+from rr_gym.errors import ConfigError
+from rr_gym.rewards.base import RewardModel
+from rr_gym.wrappers.engine import (
+    NanPolicy,
+    RewardEngine,
+    RewardMode,
+    RewardModelRef,
+    resolve_reward_model,
+)
+from rr_gym.wrappers.running_norm import RunningRewardNorm
+from rr_gym.wrappers.scoring import Backend
+
+__all__ = ["RelativeReward"]
+
+
+class RelativeReward(
+    gym.Wrapper[Any, Any, Any, Any],
+    gym.utils.RecordConstructorArgs,
+):
+    """Reward each transition with a reward model at diffusion step 0.
+
+    The transition ``(obs, action, next_obs)`` is built in the model's layout (dict
+    observations such as PointMaze's are read through ``layout.observation_key``), raw, and
+    normalised by the model's own normaliser. A model with ``window > 1`` scores the last
+    ``window`` transitions of the episode; the history starts empty at every ``reset`` and
+    is padded by repeating the episode's first transition until it is full. Works with any
+    :class:`~rr_gym.rewards.RewardModel`: relative rewards, IRL baselines, the true reward.
+
+    ``info`` keeps the env's own reward as ``info["env_reward"]`` and the raw model
+    output as ``info["model_reward"]``.
+
+    The wrapper records JSON-friendly constructor arguments, so ``gym.make(env.spec)``
+    rebuilds it when ``reward_model`` is a checkpoint path. An in-memory model is kept in
+    the spec as a :class:`~rr_gym.wrappers.engine.RewardModelRef`: ``gym.make(env.spec)``
+    works in the same process, ``env.spec.to_json()`` does not (as with Gymnasium's own
+    wrappers that take callables).
+
+    Args:
+        env: the environment (Box or Dict-of-Box observations, Box actions).
+        reward_model: a RewardModel or the path of a saved one. ``None`` only inside
+            ``gym.make_vec("rr_gym/...", wrappers=[RelativeReward], reward_model=...)``,
+            where it (and any option below) comes from the ``make`` keyword arguments.
+        mode: ``"replace"`` the env's reward, or ``"add"`` the learned reward to it.
+        scale: factor on the learned reward.
+        normalize: divide the learned reward by its running standard deviation before
+            scaling (see :class:`~rr_gym.wrappers.RunningRewardNorm`).
+        norm_center: with ``normalize``, also subtract the running mean.
+        norm_clip: with ``normalize``, clip to ``[-norm_clip, norm_clip]`` (``None``: off).
+        nan_policy: ``"raise"`` (default) a :class:`~rr_gym.errors.DataError` on NaN/inf in
+            a transition or model output, or ``"zero"`` (reward 0 for that step, logged).
+        backend: how the model is evaluated (see :class:`~rr_gym.wrappers.scoring.RewardScorer`).
+        device: where a checkpoint path is loaded.
+
+    Raises:
+        IncompatibleModelsError: the model's layout (or recorded spaces) does not fit the
+            env; the message names both shapes.
+        ConfigError: an invalid option.
+
+    Example:
+        An (untrained) reward of PointMaze's ``observation`` entry and action, then the
+        three lines that use it:
+
+        >>> from rr_gym.layout import TransitionLayout
+        >>> from rr_gym.rewards import RelativeRewardModel
+        >>> layout = TransitionLayout.from_sizes(observation=4, action=2)
+        >>> model = RelativeRewardModel(layout, hidden_dim=16)
+        >>> env = gym.make("rr_gym/PointMaze_UMaze-v3", wrappers=[RelativeReward],
+        ...                reward_model=model)  # or reward_model="path/to/checkpoint"
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        >>> reward == info["model_reward"], "env_reward" in info
+        (True, True)
+    """
+
+    def __init__(
+        self,
+        env: gym.Env[Any, Any],
+        reward_model: RewardModel | str | os.PathLike[str] | RewardModelRef | None = None,
+        *,
+        mode: RewardMode = "replace",
+        scale: float = 1.0,
+        normalize: bool = False,
+        norm_center: bool = False,
+        norm_clip: float | None = 10.0,
+        nan_policy: NanPolicy = "raise",
+        backend: Backend = "auto",
+        device: str = "cpu",
+    ) -> None:
+        options: dict[str, Any] = {
+            "mode": mode,
+            "scale": scale,
+            "normalize": normalize,
+            "norm_center": norm_center,
+            "norm_clip": norm_clip,
+            "nan_policy": nan_policy,
+            "backend": backend,
+            "device": device,
+        }
+        if reward_model is None:
+            reward_model, options = _from_make_kwargs(env, options)
+        model, recorded = resolve_reward_model(reward_model, device=options["device"])
+        gym.utils.RecordConstructorArgs.__init__(
+            self, reward_model=recorded, **options, _disable_deepcopy=True
+        )
+        gym.Wrapper.__init__(self, env)
+        options.pop("device")
+        self._engine = RewardEngine(model, env.observation_space, env.action_space, 1, **options)
+
+    @property
+    def reward_model(self) -> RewardModel:
+        """The reward model in use."""
+        return self._engine.model
+
+    @property
+    def reward_norm(self) -> RunningRewardNorm | None:
+        """The running normalisation statistics (``None`` unless ``normalize=True``)."""
+        return self._engine.norm
+
+    @property
+    def engine(self) -> RewardEngine:
+        """The shared reward computation (options, history, scorer)."""
+        return self._engine
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset the env and the window history."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._engine.reset(obs)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step the env; the reward is the learned one (``mode``), ``info`` keeps the env's."""
+        obs, env_reward, terminated, truncated, info = self.env.step(action)
+        out = self._engine.step(action, obs, env_reward)
+        info["env_reward"] = env_reward
+        info["model_reward"] = float(out.model_reward[0])
+        return obs, float(out.reward[0]), terminated, truncated, info
+
+
+_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(RelativeReward.__init__).parameters.items()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY
+}
+
+
+def _from_make_kwargs(
+    env: gym.Env[Any, Any], options: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """``reward_model`` and options held back by an ``rr_gym/...`` env's ``make`` call."""
+    from rr_gym.envs.registration import held_wrapper_kwargs
+
+    held = held_wrapper_kwargs(env)
+    if held.get("reward_model") is None:
+        raise ConfigError(
+            "RelativeReward needs reward_model (a RewardModel or a checkpoint path); none was "
+            "given, and the env was not made with gym.make('rr_gym/...', reward_model=...)"
+        )
+    merged = dict(options)
+    for name, value in held.items():
+        if name not in merged:
+            continue
+        if merged[name] != _DEFAULTS[name] and merged[name] != value:
+            raise ConfigError(
+                f"RelativeReward got {name}={merged[name]!r} but the make call gave "
+                f"{name}={value!r}; give it in one place"
+            )
+        merged[name] = value
+    return held["reward_model"], merged

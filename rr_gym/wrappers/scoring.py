@@ -1,0 +1,215 @@
+"""Fast evaluation of a reward model at diffusion step 0 on raw transition windows.
+
+Env wrappers score a handful of windows per step, where the fixed cost of a torch call
+dominates. :class:`RewardScorer` picks the leanest exact path:
+
+- ``"numpy"``: for a :class:`~rr_gym.rewards.RelativeRewardModel` (an MLP over a window and a
+  diffusion-step embedding), the embedding of ``t = 0`` is folded into the first layer's
+  bias and the MLP runs in NumPy. It is checked against the model's own ``forward`` when
+  built and rebuilt whenever the model's weights or normaliser change (so a reward trained
+  while an agent trains, as in adversarial IRL, is never stale).
+- ``"torch"``: ``model.forward`` under ``torch.no_grad`` on the model's device, with the
+  model's normaliser; any :class:`~rr_gym.rewards.TorchRewardModel`.
+- ``"predict"``: ``model.predict(windows, t=0)``; any other
+  :class:`~rr_gym.rewards.RewardModel`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rr_gym.errors import ConfigError
+from rr_gym.rewards.base import RewardModel, TorchRewardModel
+
+__all__ = ["Backend", "RewardScorer"]
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["auto", "numpy", "torch", "predict"]
+_BACKENDS = ("auto", "numpy", "torch", "predict")
+_MISH_CLIP = np.float32(20.0)  # mish(x) == x to float32 precision above this
+_TORCH_MISH_MAX = 1024  # below this many entries one torch call beats seven NumPy ufuncs
+
+
+def _mish_(h: np.ndarray, e: np.ndarray, t: np.ndarray) -> None:
+    """In-place ``h * tanh(softplus(h))`` with one exp and no allocation:
+    ``tanh(log1p(e)) = n / (n + 2)`` with ``n = e (e + 2)``, ``e = exp(h)``; ``e`` and ``t``
+    are scratch buffers of ``h``'s shape."""
+    if h.size <= _TORCH_MISH_MAX:
+        F.mish(torch.from_numpy(h), inplace=True)
+        return
+    np.minimum(h, _MISH_CLIP, out=e)
+    np.exp(e, out=e)
+    np.add(e, 2.0, out=t)
+    t *= e
+    np.add(t, 2.0, out=e)
+    t /= e
+    h *= t
+
+
+class _FoldedMLP:
+    """The MLP of a WindowRewardNet at a fixed diffusion step, as NumPy float32 arrays."""
+
+    def __init__(self, model: TorchRewardModel, t: int) -> None:
+        net = getattr(model, "net", None)
+        layers = list(getattr(net, "mlp", []))
+        linears = [m for m in layers if isinstance(m, nn.Linear)]
+        expected = [nn.Linear, nn.Mish] * (len(linears) - 1) + [nn.Linear]
+        if not linears or [type(m) for m in layers] != expected or linears[-1].out_features != 1:
+            raise ConfigError(f"{type(model).__name__} has no foldable Linear/Mish MLP")
+        in_dim = model.window * model.layout.dim
+        with torch.no_grad():
+            emb = net.time_emb(torch.tensor([t], device=model.device))[0].double().cpu()  # type: ignore[union-attr]
+            first = linears[0]
+            w0 = first.weight.detach().double().cpu()
+            if w0.shape[1] != in_dim + emb.shape[0]:
+                raise ConfigError(
+                    f"first layer takes {w0.shape[1]} inputs, expected window*dim + time_dim "
+                    f"= {in_dim} + {emb.shape[0]}"
+                )
+            b0 = first.bias.detach().double().cpu() + w0[:, in_dim:] @ emb
+            self.weights = [np.ascontiguousarray(w0[:, :in_dim].T.float().numpy())]
+            self.biases = [b0.float().numpy()]
+            for lin in linears[1:]:
+                self.weights.append(np.ascontiguousarray(lin.weight.detach().float().cpu().T))
+                self.biases.append(lin.bias.detach().float().cpu().numpy().copy())
+        norm = model.normalizer
+        self.shift = np.tile(norm.shift.astype(np.float32), model.window)
+        self.inv_scale = np.tile((1.0 / norm.scale).astype(np.float32), model.window)
+        self._buffers: dict[int, list[tuple[np.ndarray, ...]]] = {}
+
+    def _scratch(self, n: int) -> list[tuple[np.ndarray, ...]]:
+        """Preallocated ``(input, then per layer: output, scratch, scratch)`` for batch ``n``."""
+        bufs = self._buffers.get(n)
+        if bufs is None:
+            if len(self._buffers) > 8:
+                self._buffers.clear()
+            bufs = [(np.empty((n, self.shift.shape[0]), np.float32),)]
+            for w in self.weights:
+                bufs.append(tuple(np.empty((n, w.shape[1]), np.float32) for _ in range(3)))
+            self._buffers[n] = bufs
+        return bufs
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        bufs = self._scratch(flat.shape[0])
+        h = bufs[0][0]
+        np.subtract(flat, self.shift, out=h)
+        h *= self.inv_scale
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            out, e, t = bufs[i + 1]
+            np.dot(h, w, out=out)
+            out += b
+            if i < last:
+                _mish_(out, e, t)
+            h = out
+        return h[:, 0].copy()
+
+
+class RewardScorer:
+    """Rewards of raw windows ``(N, window, D)`` at diffusion step 0, as fast as exact.
+
+    Args:
+        model: any :class:`~rr_gym.rewards.RewardModel`.
+        backend: ``"auto"`` (``"numpy"`` when the model allows it, else ``"torch"`` for torch
+            rewards, else ``"predict"``) or one of them explicitly.
+        verify_tol: largest absolute difference to ``forward`` the ``"numpy"`` path may
+            show on a random probe when built (else ``"auto"`` falls back to ``"torch"``).
+
+    Raises:
+        ConfigError: an unknown backend, or one the model does not support.
+    """
+
+    def __init__(self, model: RewardModel, backend: Backend = "auto", verify_tol: float = 1e-4):
+        if backend not in _BACKENDS:
+            raise ConfigError(f"backend={backend!r}; expected one of {list(_BACKENDS)}")
+        self.model = model
+        self.verify_tol = verify_tol
+        self._folded: _FoldedMLP | None = None
+        self._version: tuple[int, int, int] = (0, 0, 0)
+        is_torch = isinstance(model, TorchRewardModel)
+        self._params = list(model.parameters()) if is_torch else []  # type: ignore[attr-defined]
+        if backend in ("numpy", "torch") and not is_torch:
+            raise ConfigError(
+                f"backend={backend!r} needs a TorchRewardModel; {type(model).__name__} is not "
+                "one: use backend='predict'"
+            )
+        if backend == "auto":
+            backend = "predict"
+            if is_torch:
+                backend = "numpy" if self._try_fold(quiet=True) else "torch"
+        elif backend == "numpy" and not self._try_fold(quiet=False):
+            raise ConfigError(
+                f"backend='numpy' cannot evaluate {type(model).__name__} exactly; use 'torch'"
+            )
+        self.backend: Backend = backend
+
+    def _state_version(self) -> tuple[int, int, int]:
+        """Changes whenever a parameter is modified in place (versions only grow), moved or
+        replaced, or the normaliser is replaced."""
+        params = self._params
+        return (
+            id(self.model.normalizer),
+            sum([p._version for p in params]),
+            params[0].data_ptr() if params else 0,
+        )
+
+    def _try_fold(self, quiet: bool) -> bool:
+        model = self.model
+        assert isinstance(model, TorchRewardModel)
+        try:
+            folded = _FoldedMLP(model, 0)
+        except (ConfigError, AttributeError, TypeError, RuntimeError) as exc:
+            if not quiet:
+                logger.warning("cannot fold %s into NumPy: %s", type(model).__name__, exc)
+            return False
+        gen = np.random.default_rng(0)
+        probe = gen.normal(size=(4, model.window, model.layout.dim)).astype(np.float32)
+        probe = probe * model.normalizer.scale.astype(np.float32) + model.normalizer.shift
+        probe = probe.astype(np.float32)
+        want = self._torch(probe)
+        got = folded(probe.reshape(len(probe), -1))
+        err = float(np.max(np.abs(got - want)))
+        if not err <= self.verify_tol * max(1.0, float(np.max(np.abs(want)))):
+            logger.warning(
+                "NumPy path of %s differs from forward by %.3g; using torch",
+                type(model).__name__,
+                err,
+            )
+            return False
+        self._folded = folded
+        self._version = self._state_version()
+        return True
+
+    def _torch(self, windows: np.ndarray) -> np.ndarray:
+        model = self.model
+        assert isinstance(model, TorchRewardModel)
+        was_training = model.training
+        if was_training:
+            model.eval()
+        try:
+            with torch.no_grad():
+                x = torch.from_numpy(windows).to(model.device)
+                r = model.forward(model.normalizer.normalize(x), 0)
+        finally:
+            if was_training:
+                model.train()
+        return r.float().cpu().numpy()
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        """Rewards ``(N,)`` (float32) of raw float32 windows ``(N, window, D)`` at ``t = 0``."""
+        if self.backend == "numpy":
+            if self._state_version() != self._version and not self._try_fold(quiet=False):
+                self.backend = "torch"
+                return self._torch(windows)
+            assert self._folded is not None
+            return self._folded(windows.reshape(len(windows), -1))
+        if self.backend == "torch":
+            return self._torch(windows)
+        return np.asarray(self.model.predict(windows, t=0), dtype=np.float32).reshape(-1)
