@@ -1,0 +1,49 @@
+"""The fast NumPy path equals the model's forward and follows weight updates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rr_gym.errors import ConfigError
+from rr_gym.layout import TransitionLayout
+from rr_gym.wrappers import RewardScorer
+from tests._factories import relative_reward
+from tests.wrappers._helpers import ConstantPlusAction, line_model
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_numpy_path_equals_predict(window: int) -> None:
+    model = line_model(window=window)
+    scorer = RewardScorer(model)
+    assert scorer.backend == "numpy"
+    x = np.random.default_rng(0).normal(0, 3, size=(9, window, 7)).astype(np.float32)
+    np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-5, atol=1e-6)
+    torch_scorer = RewardScorer(model, backend="torch")
+    np.testing.assert_allclose(torch_scorer(x), model.predict(x), rtol=1e-6, atol=1e-7)
+
+
+def test_numpy_path_follows_training_and_loaded_weights() -> None:
+    model = line_model()
+    scorer = RewardScorer(model)
+    x = np.random.default_rng(1).normal(size=(4, 1, 7)).astype(np.float32)
+    before = scorer(x)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    model.forward(torch.as_tensor(x), 0).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(scorer(x), before)
+    model.load_state_dict(line_model(seed=7).state_dict())
+    np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_backends_a_model_cannot_use_are_refused() -> None:
+    plain = ConstantPlusAction(TransitionLayout.from_sizes(observation=2, action=1))
+    scorer = RewardScorer(plain)
+    assert scorer.backend == "predict"
+    np.testing.assert_array_equal(scorer(np.ones((2, 1, 3), np.float32)), [2.0, 2.0])
+    with pytest.raises(ConfigError, match="TorchRewardModel"):
+        RewardScorer(plain, backend="numpy")
+    with pytest.raises(ConfigError, match="backend='gpu'"):
+        RewardScorer(relative_reward(), backend="gpu")  # type: ignore[arg-type]
