@@ -22,6 +22,7 @@ import copy
 import logging
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -371,10 +372,9 @@ class AdversarialTrainer(abc.ABC):
         so a crash leaves the previous complete state in place)."""
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
-        tmp = root / ".learner.zip.tmp"
+        tmp = root / ".learner.zip.tmp"  # SB3 keeps a non-empty suffix as given
         self.learner.save(str(tmp))
-        saved = tmp if tmp.exists() else tmp.with_suffix(tmp.suffix + ".zip")
-        os.replace(saved, root / "learner.zip")
+        os.replace(tmp, root / "learner.zip")
         policy = self.policy()
         if policy is not None:
             policy.save(root / "policy.safetensors")
@@ -438,5 +438,5 @@ def _jsonable(value: Any) -> bool:
     return isinstance(value, str | int | float | bool | type(None))
 
 
-def _to_json(state: dict[str, Any]) -> dict[str, Any]:
+def _to_json(state: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _to_json(v) if isinstance(v, dict) else v for k, v in state.items()}

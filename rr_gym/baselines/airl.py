@@ -54,6 +54,8 @@ class AIRLReward(TorchRewardModel):
         (5,)
     """
 
+    g_index: torch.Tensor
+
     def __init__(
         self,
         layout: TransitionLayout,

@@ -61,6 +61,8 @@ class DiscriminatorReward(TorchRewardModel):
         (5,)
     """
 
+    field_index: torch.Tensor
+
     def __init__(
         self,
         layout: TransitionLayout,

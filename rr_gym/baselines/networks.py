@@ -32,6 +32,10 @@ class RunningNorm(nn.Module):
         ``x`` ``(B, dim)`` -> ``(B, dim)``.
     """
 
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, dim: int, eps: float = 1e-5) -> None:
         super().__init__()
         if dim < 1 or eps <= 0:

@@ -234,9 +234,10 @@ def train_noised_discriminator(
         normalizer = diffusion.normalizer
         sched = diffusion.schedule
     else:
+        assert schedule is not None  # exactly one of the two, checked above
         sched = (
             schedule if isinstance(schedule, NoiseSchedule) else NoiseSchedule.from_dict(schedule)
-        )  # type: ignore[arg-type]
+        )
         horizon = 1 if horizon is None else horizon
     expert, e_layout, e_meta = load_windows(
         expert_data, horizon=horizon, layout=layout, name="expert data"
