@@ -170,8 +170,9 @@ class RewardScorer:
                 logger.warning("cannot fold %s into NumPy: %s", type(model).__name__, exc)
             return False
         gen = np.random.default_rng(0)
-        probe = gen.normal(size=(4, model.window, model.layout.dim)).astype(np.float32)
-        probe = probe * model.normalizer.scale.astype(np.float32) + model.normalizer.shift
+        spread = np.array([1.0, 1.0, 3.0, 10.0], dtype=np.float32)[:, None, None]
+        probe = gen.normal(size=(4, model.window, model.layout.dim)) * spread
+        probe = probe * model.normalizer.scale + model.normalizer.shift
         probe = probe.astype(np.float32)
         want = self._torch(probe)
         got = folded(probe.reshape(len(probe), -1))

@@ -17,6 +17,7 @@ from rr_gym.rewards import PointMazeTrueReward
 from rr_gym.wrappers import RelativeReward
 from tests._factories import mlp_diffusion, relative_reward
 from tests.wrappers._helpers import (
+    LINE_LAYOUT,
     ConstantPlusAction,
     LineEnv,
     line_model,
@@ -79,6 +80,31 @@ def test_any_reward_model_works() -> None:
     env = RelativeReward(LineEnv(), ConstantPlusAction(_line()))
     ep = run_episode(env, ACTIONS, seed=0)
     np.testing.assert_allclose(ep["rewards"], 1.0 + ACTIONS[: len(ep["rewards"]), 0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["discriminator", "noised", "airl", "true"])
+def test_irl_baselines_and_the_true_reward_work(kind: str) -> None:
+    from rr_gym.baselines import AIRLReward, DiscriminatorReward, NoisedDiscriminatorReward
+    from rr_gym.diffusion import NoiseSchedule
+
+    layout = LINE_LAYOUT
+    model = {
+        "discriminator": lambda: DiscriminatorReward(layout, hidden_sizes=(8,)),
+        "noised": lambda: NoisedDiscriminatorReward(
+            layout, hidden_dim=8, depth=1, time_dim=4, schedule=NoiseSchedule(10).to_dict()
+        ),
+        "airl": lambda: AIRLReward(layout, reward_hidden_sizes=(8,), potential_hidden_sizes=(8,)),
+        "true": lambda: PointMazeTrueReward(
+            TransitionLayout.from_sizes(observation=3, action=1, next_observation=3),
+            goal=(0.5, 0.0),
+            reward_type="dense",
+        ),
+    }[kind]()
+    env = RelativeReward(LineEnv(length=6), model)
+    ep = run_episode(env, ACTIONS, seed=3)
+    want = reference_rewards(model, ep["obs"], ep["actions"], [0.0] * len(ep["actions"]))
+    np.testing.assert_allclose(ep["rewards"], want, rtol=1e-5, atol=1e-6)
+    assert env.engine.scorer.backend == ("numpy" if kind == "noised" else "torch")
 
 
 def _line() -> TransitionLayout:
