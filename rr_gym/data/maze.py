@@ -24,8 +24,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from rr_gym.errors import ConfigError
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 __all__ = [
     "GOAL_CELLS",
@@ -33,6 +37,7 @@ __all__ = [
     "MAZE_NAMES",
     "Cell",
     "MazeGeometry",
+    "make_goal_env",
     "maze_env_id",
 ]
 
@@ -71,6 +76,39 @@ def maze_env_id(maze: str) -> str:
         return MAZE_ENV_IDS[maze]
     except KeyError:
         raise ConfigError(f"unknown maze {maze!r}; expected one of {list(MAZE_NAMES)}") from None
+
+
+def make_goal_env(maze: str, goal: int | Sequence[int], **kwargs: Any) -> gym.Env[Any, Any]:
+    """The PointMaze of ``maze`` whose only goal is goal ``goal``, at every reset.
+
+    The goal cell is marked ``"g"`` in the maze map, so autoresets (vector envs) keep it;
+    with the env's defaults (``continuing_task=True``, ``reset_target=False``) this is the
+    D4RL maze2d evaluation protocol for which :data:`~rr_gym.data.reference.REFERENCE_SCORES`
+    hold. The start is a random open cell and the goal position gets the env's +-0.25
+    cell noise.
+
+    Args:
+        maze: one of :data:`MAZE_NAMES`.
+        goal: a goal index into :data:`GOAL_CELLS` or an open ``(row, col)`` cell.
+        **kwargs: more ``gym.make`` keyword arguments (``reward_type``, ``max_episode_steps``).
+
+    Raises:
+        ConfigError: unknown maze, goal out of range or in a wall.
+
+    Example:
+        >>> env = make_goal_env("umaze", 6)
+        >>> obs, _ = env.reset(seed=0)
+        >>> MazeGeometry.from_name("umaze").xy_to_cell(*obs["desired_goal"])
+        (3, 1)
+    """
+    import gymnasium as gym
+
+    _register_robotics()
+    cell = MazeGeometry.from_name(maze).goal_cell(goal)
+    spec = gym.spec(maze_env_id(maze))
+    maze_map = [[0 if v in ("g", "c") else v for v in row] for row in spec.kwargs["maze_map"]]
+    maze_map[cell[0]][cell[1]] = "g"
+    return gym.make(spec.id, maze_map=maze_map, **kwargs)
 
 
 _NEIGHBOURS: tuple[Cell, ...] = ((-1, 0), (0, 1), (1, 0), (0, -1))
