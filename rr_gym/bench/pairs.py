@@ -1,0 +1,332 @@
+"""Dataset pairs: a base dataset, an expert dataset, and the task they come from.
+
+A pair config (``conf/pair/*.yaml``) names a *kind*; the kind expands it into one or more
+:class:`PairSpec` (a maze config with ``goals: [0, 6]`` gives one pair per goal) and knows
+the task: the environment agents are retrained and evaluated in, the true reward of a
+transition (for reward-quality metrics), and the reference scores that normalise returns.
+
+Kinds shipped: ``maze`` (PointMaze, random-goal base data vs data of one goal cell) and
+``locomotion`` (MuJoCo, e.g. Hopper medium vs expert). Add a kind with
+:func:`register_pair_kind` (see docs/extending.md).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rr_gym.bench.metrics import TransitionRewardFn
+from rr_gym.data.ids import locomotion_dataset_id, pointmaze_dataset_id
+from rr_gym.data.maze import GOAL_CELLS, MazeGeometry, make_goal_env
+from rr_gym.data.reference import REFERENCE_SCORES, ReferenceScore
+from rr_gym.errors import ConfigError
+
+__all__ = [
+    "PAIR_KINDS",
+    "DatasetRef",
+    "PairKind",
+    "PairSpec",
+    "deep_merge",
+    "expand_pairs",
+    "register_pair_kind",
+]
+
+
+def deep_merge(base: Mapping[str, Any], *updates: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``updates`` merged in, recursively for nested mappings (copies)."""
+    out: dict[str, Any] = copy.deepcopy(dict(base))
+    for update in updates:
+        for key, value in (update or {}).items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+                out[key] = deep_merge(out[key], value)
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """Where one dataset of a pair comes from.
+
+    Attributes:
+        unit: config of the dataset unit that builds it (hashed into the cache key);
+            ``{"source": "minari", ...}`` for an existing Minari id.
+        dataset_id: the dataset's id inside the unit (or the Minari id to load).
+    """
+
+    unit: dict[str, Any]
+    dataset_id: str
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """One (base, expert) pair of the suite.
+
+    Attributes:
+        name: row label in results, e.g. ``umaze-goal6``, ``hopper-medium-expert``.
+        kind: the pair kind (``maze``, ``locomotion``).
+        task: the task name (maze or env name; key of the reference scores).
+        base: the base (low-reward) dataset.
+        expert: the expert dataset.
+        sizes: effective sizes for this pair (the suite's, with kind and pair overrides).
+        options: the kind's own options (``goal``, ``env``...).
+    """
+
+    name: str
+    kind: str
+    task: str
+    base: DatasetRef
+    expert: DatasetRef
+    sizes: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind_impl(self) -> PairKind:
+        """The registered :class:`PairKind` of this pair."""
+        return PAIR_KINDS[self.kind]
+
+
+class PairKind:
+    """How a kind of pair is expanded and what its task is (subclass and register)."""
+
+    #: The observation entry of dict observations (PointMaze's ``"observation"``), or None.
+    observation_key: str | None = None
+    #: Whether the datasets' own rewards are the task's reward (else :meth:`true_reward` is
+    #: the reference of reward-quality metrics).
+    exact_dataset_reward: bool = False
+
+    def expand(
+        self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]
+    ) -> list[PairSpec]:
+        """The pairs of one pair config."""
+        raise NotImplementedError
+
+    def make_env(self, pair: PairSpec, **kwargs: Any) -> gym.Env[Any, Any]:
+        """The evaluation env of the task (true reward, dict observations kept)."""
+        raise NotImplementedError
+
+    def true_reward(self, pair: PairSpec) -> TransitionRewardFn:
+        """The task's reward of flat transitions ``(obs, act, next_obs) -> (N,)``."""
+        raise NotImplementedError
+
+    def reference(self, pair: PairSpec) -> ReferenceScore | None:
+        """Random and expert returns that normalise scores (None: not normalised)."""
+        return REFERENCE_SCORES.get(pair.task)
+
+
+#: Registered pair kinds by name.
+PAIR_KINDS: dict[str, PairKind] = {}
+
+
+def register_pair_kind(name: str) -> Callable[[type[PairKind]], type[PairKind]]:
+    """Class decorator registering a :class:`PairKind` under ``name``."""
+
+    def wrap(cls: type[PairKind]) -> type[PairKind]:
+        PAIR_KINDS[name] = cls()
+        return cls
+
+    return wrap
+
+
+def _kind_sizes(sizes: Mapping[str, Any], kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    section = sizes.get(kind) or {}
+    generic = {k: v for k, v in sizes.items() if k not in PAIR_KINDS}
+    return deep_merge(generic, section.get("overrides") or {}, config.get("sizes") or {})
+
+
+@register_pair_kind("maze")
+class MazeKind(PairKind):
+    """PointMaze: base data with random goals vs data of one goal cell (D4RL maze2d style).
+
+    Config keys: ``maze`` (umaze, medium, large, open), ``goals`` (a list of goal indices
+    or ``"all"``; default ``sizes.maze.goals``), ``data_steps``, ``reward_type``.
+    """
+
+    observation_key = "observation"
+
+    def expand(
+        self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]
+    ) -> list[PairSpec]:
+        maze = str(config.get("maze", name))
+        if maze not in GOAL_CELLS:
+            raise ConfigError(f"pair {name!r}: maze={maze!r}; expected one of {list(GOAL_CELLS)}")
+        section = {**(sizes.get("maze") or {}), **config}
+        goals = section.get("goals", [0])
+        if goals == "all":
+            goals = list(range(len(GOAL_CELLS[maze])))
+        geometry = MazeGeometry.from_name(maze)
+        data = {
+            "source": "generate",
+            "generator": "pointmaze",
+            "maze": maze,
+            "steps": int(section.get("data_steps", 100_000)),
+            "seed": int(sizes.get("data_seed", 0)),
+            "reward_type": str(section.get("reward_type", "sparse")),
+        }
+        base = DatasetRef({**data, "goal": None}, pointmaze_dataset_id(maze, None))
+        pairs = []
+        for goal in goals:
+            cell = geometry.goal_cell(int(goal))
+            expert = DatasetRef({**data, "goal": int(goal)}, pointmaze_dataset_id(maze, int(goal)))
+            pairs.append(
+                PairSpec(
+                    name=f"{maze}-goal{int(goal)}",
+                    kind="maze",
+                    task=maze,
+                    base=base,
+                    expert=expert,
+                    sizes=_kind_sizes(sizes, "maze", config),
+                    options={"maze": maze, "goal": int(goal), "goal_cell": list(cell)},
+                )
+            )
+        return pairs
+
+    def make_env(self, pair: PairSpec, **kwargs: Any) -> gym.Env[Any, Any]:
+        return make_goal_env(pair.options["maze"], pair.options["goal"], **kwargs)
+
+    def goal_xy(self, pair: PairSpec) -> np.ndarray:
+        """Centre ``(x, y)`` of the pair's goal cell."""
+        geometry = MazeGeometry.from_name(pair.options["maze"])
+        return np.asarray(geometry.cell_to_xy(pair.options["goal_cell"]), np.float64)
+
+    def true_reward(self, pair: PairSpec) -> TransitionRewardFn:
+        """``exp(-d)`` (``sizes.evaluate.maze_true_reward: dense``, default) or ``1[d <= 0.45]``.
+
+        ``d`` is the distance of the position after the step to the goal cell's centre.
+        """
+        goal = self.goal_xy(pair)
+        dense = (pair.sizes.get("evaluate") or {}).get("maze_true_reward", "dense") == "dense"
+
+        def reward(obs: np.ndarray, act: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+            d = np.linalg.norm(np.asarray(next_obs)[:, :2] - goal, axis=1)
+            return np.exp(-d) if dense else (d <= 0.45).astype(np.float64)
+
+        return reward
+
+
+#: Per-env constants of the Gymnasium v5 MuJoCo rewards, read off observations:
+#: index of the forward velocity, control cost weight, healthy z range, healthy angle range.
+_LOCOMOTION_REWARD: dict[str, dict[str, Any]] = {
+    "hopper": {"vel": 5, "ctrl": 1e-3, "z": (0.7, np.inf), "angle": (-0.2, 0.2), "state": 1},
+    "walker2d": {"vel": 8, "ctrl": 1e-3, "z": (0.8, 2.0), "angle": (-1.0, 1.0), "state": None},
+    "halfcheetah": {"vel": 8, "ctrl": 0.1, "z": None, "angle": None, "state": None},
+}
+
+
+@register_pair_kind("locomotion")
+class LocomotionKind(PairKind):
+    """MuJoCo locomotion: two quality levels of one env (``base_level`` vs ``expert_level``).
+
+    Config keys: ``env`` (hopper, halfcheetah, walker2d), ``base_level``, ``expert_level``,
+    ``source`` (``generate``: train PPO and collect, cached; ``minari``: load the ids in
+    ``minari_ids`` (``base``/``expert``), downloading when allowed), ``train_steps``,
+    ``steps_per_level``.
+    """
+
+    #: The datasets' own rewards are the task's reward (metrics compare against them).
+    exact_dataset_reward = True
+
+    def expand(
+        self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]
+    ) -> list[PairSpec]:
+        env = str(config.get("env", name))
+        if env not in _LOCOMOTION_REWARD:
+            raise ConfigError(
+                f"pair {name!r}: env={env!r}; expected one of {list(_LOCOMOTION_REWARD)}"
+            )
+        section = {**(sizes.get("locomotion") or {}), **config}
+        base_level = str(section.get("base_level", "medium"))
+        expert_level = str(section.get("expert_level", "expert"))
+        source = str(section.get("source", "generate"))
+        if source == "minari":
+            ids = section.get("minari_ids") or {}
+            if "base" not in ids or "expert" not in ids:
+                raise ConfigError(
+                    f"pair {name!r} has source=minari but minari_ids={ids!r}; expected "
+                    "{'base': '<id>', 'expert': '<id>'}"
+                )
+            base = DatasetRef({"source": "minari", "id": ids["base"]}, ids["base"])
+            expert = DatasetRef({"source": "minari", "id": ids["expert"]}, ids["expert"])
+        elif source == "generate":
+            unit = {
+                "source": "generate",
+                "generator": "locomotion",
+                "env": env,
+                "levels": sorted({base_level, expert_level}),
+                "train_steps": int(section.get("train_steps", 300_000)),
+                "steps_per_level": int(section.get("steps_per_level", 100_000)),
+                "eval_every": int(
+                    section.get("eval_every")
+                    or max(1, int(section.get("train_steps", 300_000)) // 30)
+                ),
+                "seed": int(sizes.get("data_seed", 0)),
+            }
+            base = DatasetRef(unit, locomotion_dataset_id(env, base_level))
+            expert = DatasetRef(unit, locomotion_dataset_id(env, expert_level))
+        else:
+            raise ConfigError(f"pair {name!r}: source={source!r}; expected 'generate' or 'minari'")
+        return [
+            PairSpec(
+                name=f"{env}-{base_level}-{expert_level}",
+                kind="locomotion",
+                task=env,
+                base=base,
+                expert=expert,
+                sizes=_kind_sizes(sizes, "locomotion", config),
+                options={"env": env, "base_level": base_level, "expert_level": expert_level},
+            )
+        ]
+
+    def make_env(self, pair: PairSpec, **kwargs: Any) -> gym.Env[Any, Any]:
+        from rr_gym.data.locomotion import locomotion_env_id
+
+        return gym.make(locomotion_env_id(pair.options["env"]), **kwargs)
+
+    def true_reward(self, pair: PairSpec) -> TransitionRewardFn:
+        """The v5 reward from observations: healthy bonus + forward velocity - control cost.
+
+        The forward velocity is read from the next observation (the env averages it over
+        the frame skip, so this is close, not exact; see benchmarks/RESULTS.md).
+        """
+        spec = _LOCOMOTION_REWARD[pair.options["env"]]
+
+        def reward(obs: np.ndarray, act: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+            nxt = np.asarray(next_obs, np.float64)
+            r = nxt[:, spec["vel"]] - spec["ctrl"] * np.square(np.asarray(act, np.float64)).sum(1)
+            if spec["z"] is not None:
+                healthy = (nxt[:, 0] > spec["z"][0]) & (nxt[:, 0] < spec["z"][1])
+                healthy &= (nxt[:, 1] > spec["angle"][0]) & (nxt[:, 1] < spec["angle"][1])
+                if spec["state"] is not None:
+                    healthy &= (np.abs(nxt[:, spec["state"] :]) < 100).all(1)
+                r = r + healthy
+            return r
+
+        return reward
+
+
+def expand_pairs(
+    pairs: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, Any]
+) -> list[PairSpec]:
+    """Every :class:`PairSpec` of the suite's pair configs (``{name: config}``).
+
+    Raises:
+        ConfigError: a config without a known ``kind``, or two pairs with one name.
+    """
+    out: list[PairSpec] = []
+    for name, config in pairs.items():
+        kind = config.get("kind")
+        if kind not in PAIR_KINDS:
+            raise ConfigError(
+                f"pair {name!r} has kind={kind!r}; expected one of {sorted(PAIR_KINDS)}"
+            )
+        out.extend(PAIR_KINDS[kind].expand(name, config, sizes))
+    names = [p.name for p in out]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"pairs {duplicates} are defined twice; give each pair config one name")
+    return out

@@ -1,0 +1,285 @@
+"""``report.md``: the suite's tables, figures and stage timings, from ``results.csv``.
+
+Tables (means over seeds; ``±`` the standard deviation when there are several):
+
+1. maze reward correctness: argmax-at-goal per (maze, goal) and accuracy over goals;
+2. reward quality: Pearson, Spearman, EPIC distance to the true reward, logistic-regression
+   accuracy (the official metric);
+3. retraining: normalised return of agents trained on each reward (true reward = ceiling,
+   BC = its own policy), with the IQM over seeds and pairs and its 95% stratified bootstrap
+   interval (rliable);
+4. steering: base vs reward-guided vs expert planners;
+5. wall time per stage.
+
+Figures (``figures/``, seaborn): maze reward heatmaps with walls and the goal marked,
+return bars with intervals, learned-vs-true reward scatter, steering bars.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from rr_gym.bench.metrics import aggregate
+from rr_gym.bench.results import COLUMNS, ResultsTable
+from rr_gym.utils.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from rr_gym.bench.runner import BenchRun, BenchSummary
+
+__all__ = ["markdown_table", "results_frame", "summary_table", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+_QUALITY = ("pearson", "spearman", "epic", "lr_accuracy")
+
+
+def results_frame(path: str | Path) -> pd.DataFrame:
+    """``results.csv`` as a DataFrame (empty with the right columns when missing)."""
+    rows = ResultsTable(path).read()
+    return pd.DataFrame([r.__dict__ for r in rows], columns=list(COLUMNS))
+
+
+def _fmt(value: float, spread: float | None = None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{value:.{digits}f}"
+    if spread is not None and not math.isnan(spread) and spread > 0:
+        text += f" ± {spread:.{digits}f}"
+    return text
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table.
+
+    Example:
+        >>> print(markdown_table(["a", "b"], [[1, "x"]]))
+        | a | b |
+        |---|---|
+        | 1 | x |
+    """
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _mean_std(df: pd.DataFrame, index: list[str], column: str) -> pd.DataFrame:
+    return df.groupby([*index, column])["value"].agg(["mean", "std"]).reset_index()
+
+
+def _method_order(df: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(m for m in df["method"] if not m.startswith("steer/")))
+
+
+def _maze_table(df: pd.DataFrame) -> str:
+    maze = df[df["metric"].isin(["argmax_at_goal", "argmax_near_goal"])]
+    if maze.empty:
+        return ""
+    methods = _method_order(maze)
+    at = maze[maze["metric"] == "argmax_at_goal"].groupby(["pair", "method"])["value"].mean()
+    near = maze[maze["metric"] == "argmax_near_goal"].groupby(["pair", "method"])["value"].mean()
+    pairs = sorted(set(at.index.get_level_values(0)))
+    rows = [
+        [
+            p,
+            *[
+                _fmt(at.get((p, m), math.nan)) + " / " + _fmt(near.get((p, m), math.nan))
+                for m in methods
+            ],
+        ]
+        for p in pairs
+    ]
+    acc = maze[maze["metric"] == "argmax_at_goal"].assign(
+        maze=lambda d: d["pair"].str.split("-").str[0]
+    )
+    by_maze = acc.groupby(["maze", "method"])["value"].mean()
+    rows += [
+        [f"**{mz} accuracy over goals**", *[_fmt(by_maze.get((mz, m), math.nan)) for m in methods]]
+        for mz in sorted(set(acc["maze"]))
+    ]
+    return markdown_table(["pair (at goal / within one cell)", *methods], rows)
+
+
+def _quality_table(df: pd.DataFrame) -> str:
+    q = df[df["metric"].isin(_QUALITY)]
+    if q.empty:
+        return ""
+    stats = _mean_std(q, ["pair", "method"], "metric")
+    rows = []
+    for (pair, method), group in stats.groupby(["pair", "method"], sort=False):
+        cells = {r.metric: _fmt(r.mean, r.std) for r in group.itertuples()}
+        rows.append([pair, method, *[cells.get(m, "–") for m in _QUALITY]])
+    return markdown_table(
+        ["pair", "method", "Pearson ↑", "Spearman ↑", "EPIC ↓", "LR accuracy ↑"], rows
+    )
+
+
+def retrain_scores(df: pd.DataFrame) -> tuple[dict[str, np.ndarray], list[str]]:
+    """method -> ``(seeds, pairs)`` normalised returns of the retraining stage, and the pairs."""
+    r = df[
+        df["metric"].str.startswith("retrain/") & df["metric"].str.endswith("/normalized_return")
+    ]
+    pairs = sorted(set(r["pair"]))
+    out = {}
+    for method, group in r.groupby("method", sort=False):
+        table = group.pivot_table(index="seed", columns="pair", values="value", aggfunc="mean")
+        out[method] = table.reindex(columns=pairs).to_numpy()
+    return out, pairs
+
+
+def _retrain_table(df: pd.DataFrame) -> str:
+    scores, pairs = retrain_scores(df)
+    if not scores:
+        return ""
+    intervals = aggregate(scores)
+    rows = []
+    for method, table in scores.items():
+        cells = [
+            _fmt(np.nanmean(table[:, j]), np.nanstd(table[:, j]) if len(table) > 1 else None, 1)
+            for j in range(len(pairs))
+        ]
+        iv = intervals.get(method)
+        rows.append(
+            [method, *cells, "–" if iv is None else f"{iv.value:.1f} [{iv.low:.1f}, {iv.high:.1f}]"]
+        )
+    return markdown_table(["method", *pairs, "IQM [95% CI]"], rows)
+
+
+def _steering_table(df: pd.DataFrame) -> str:
+    s = df[df["method"].str.startswith("steer/")]
+    if s.empty:
+        return ""
+    stats = s.groupby(["pair", "method", "metric"])["value"].agg(["mean", "std"])
+    rows = []
+    for pair, method in dict.fromkeys(zip(s["pair"], s["method"], strict=True)):
+        cell = {
+            m: _fmt(stats.loc[(pair, method, m), "mean"], stats.loc[(pair, method, m), "std"])
+            for m in ("success_rate", "normalized_return", "decisions_per_s")
+            if (pair, method, m) in stats.index
+        }
+        rows.append(
+            [
+                pair,
+                method.removeprefix("steer/"),
+                cell.get("success_rate", "–"),
+                cell.get("normalized_return", "–"),
+                cell.get("decisions_per_s", "–"),
+            ]
+        )
+    return markdown_table(
+        ["pair", "planner", "success rate", "normalised return", "decisions/s"], rows
+    )
+
+
+def timing_table(timings: dict[str, Any]) -> str:
+    """Per-stage wall time of this run, units built / cached, and what the cached took."""
+    rows, total = [], 0.0
+    for stage, t in timings.items():
+        t = t if isinstance(t, dict) else vars(t)
+        total += t["seconds"]
+        rows.append(
+            [stage, f"{t['seconds']:.1f}", t["built"], t["cached"], f"{t['cached_seconds']:.1f}"]
+        )
+    rows.append(["**total**", f"{total:.1f}", "", "", ""])
+    return markdown_table(
+        [
+            "stage",
+            "seconds (this run)",
+            "units built",
+            "units cached",
+            "seconds when cached units were built",
+        ],
+        rows,
+    )
+
+
+def write_report(run: BenchRun) -> Path:
+    """Write ``report.md`` and ``figures/`` for the run; returns the report's path."""
+    from rr_gym.bench import figures
+
+    df = results_frame(run.results.path)
+    fig_dir = run.out_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    made = figures.draw_all(df, run.artifacts, fig_dir)
+    sections = [
+        f"# rr_gym bench: suite `{run.suite}`\n",
+        f"Seeds {run.seeds}; pairs {[p.name for p in run.pairs]}; methods "
+        f"{list(run.methods)}; agent `{run.agent.get('name')}`. Raw numbers: "
+        "`results.csv`; resolved config: `config.json`.\n",
+    ]
+    for title, table, figure in (
+        ("Maze: does the reward peak at the goal?", _maze_table(df), "heatmaps"),
+        (
+            "Reward quality against the true reward (held-out transitions)",
+            _quality_table(df),
+            "scatter",
+        ),
+        (
+            "Retraining: SB3 agents on each reward, normalised true return",
+            _retrain_table(df),
+            "returns",
+        ),
+        ("Steering: base vs reward-guided vs expert planner", _steering_table(df), "steering"),
+    ):
+        if not table:
+            continue
+        sections.append(f"## {title}\n\n{table}\n")
+        sections += [f"![{figure}](figures/{name})\n" for name in made.get(figure, [])]
+    sections.append(f"## Wall time per stage\n\n{timing_table(run.timings)}\n")
+    path = run.out_dir / "report.md"
+    atomic_write_text(path, "\n".join(sections))
+    return path
+
+
+def summary_table(summary: BenchSummary) -> str:
+    """The table printed at the end of a run: per method, the headline numbers."""
+    df = results_frame(summary.results_path)
+    if df.empty:
+        return f"no results; see {summary.out_dir}"
+    methods = _method_order(df)
+    mean = df.groupby(["method", "metric"])["value"].mean()
+    scores, _ = retrain_scores(df)
+    intervals = aggregate(scores) if scores else {}
+    rows = []
+    for m in methods:
+
+        def get(metric: str, m: str = m) -> float:
+            return float(mean.get((m, metric), math.nan))
+
+        iv = intervals.get(m)
+        rows.append(
+            [
+                m,
+                _fmt(get("argmax_at_goal")),
+                _fmt(get("pearson")),
+                _fmt(get("epic")),
+                _fmt(get("lr_accuracy")),
+                "–" if iv is None else f"{iv.value:.1f} [{iv.low:.1f}, {iv.high:.1f}]",
+            ]
+        )
+    steer = df[df["method"].str.startswith("steer/") & (df["metric"] == "success_rate")]
+    lines = [
+        markdown_table(
+            ["method", "argmax@goal", "Pearson", "EPIC", "LR acc.", "retrain IQM [95% CI]"], rows
+        )
+    ]
+    if not steer.empty:
+        s = steer.groupby("method")["value"].mean()
+        lines.append(
+            "steering success: "
+            + ", ".join(f"{k.removeprefix('steer/')} {v:.2f}" for k, v in s.items())
+        )
+    lines.append(f"total {summary.seconds:.0f} s; report: {summary.report_path or '(not written)'}")
+    return "\n".join(lines)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content (None when missing)."""
+    return json.loads(path.read_text()) if path.is_file() else None

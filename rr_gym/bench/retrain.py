@@ -1,0 +1,244 @@
+"""Retraining: fresh SB3 agents trained only on a learned reward, scored on the true return.
+
+The agent's env is the pair's task env with its reward replaced by the reward model
+(:class:`rr_gym.wrappers.RelativeReward`, ``mode="replace"``, running normalisation on);
+dict observations (PointMaze) are flattened to their ``observation`` entry for the agent.
+Evaluation runs the trained policy (deterministic) in the untouched task env and records
+the env's own return, normalised ``100 * (R - R_random) / (R_expert - R_random)`` with the
+task's reference scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tqdm.auto import tqdm
+
+from rr_gym.bench.pairs import PairSpec
+from rr_gym.errors import ConfigError
+from rr_gym.planning.evaluation import EpisodeStats, evaluate_policy
+
+__all__ = [
+    "ALGORITHMS",
+    "ArrayPolicy",
+    "evaluate_returns",
+    "flat_env",
+    "normalized",
+    "retrain_unit",
+    "reward_env",
+    "train_agent",
+]
+
+logger = logging.getLogger(__name__)
+
+#: SB3 algorithms the ``agent`` config group may name.
+ALGORITHMS = ("ppo", "sac")
+
+
+def flat_env(pair: PairSpec, env: gym.Env[Any, Any] | None = None) -> gym.Env[Any, Any]:
+    """The pair's task env (or ``env``) with a dict observation reduced to its flat entry."""
+    env = env if env is not None else pair.kind_impl.make_env(pair)
+    key = pair.kind_impl.observation_key
+    if key is None:
+        return env
+    space = env.observation_space[key]  # type: ignore[index]
+    return gym.wrappers.TransformObservation(env, lambda obs: obs[key], space)
+
+
+def reward_env(
+    pair: PairSpec, reward: Any, wrapper_options: dict[str, Any] | None = None
+) -> gym.Env[Any, Any]:
+    """The agent's env: flat observations, the env's reward replaced by ``reward``.
+
+    A reward that reads dict observations (``layout.observation_key``) wraps the env before
+    the observation is flattened; a flat-layout reward (GAIL, AIRL) after. ``reward=None``
+    keeps the env's own reward.
+    """
+    from rr_gym.wrappers import RelativeReward
+
+    env = pair.kind_impl.make_env(pair)
+    if reward is None:
+        return flat_env(pair, env)
+    options = {"mode": "replace", "normalize": True, **(wrapper_options or {})}
+    if getattr(reward.layout, "observation_key", None) is not None:
+        return flat_env(pair, RelativeReward(env, reward, **options))
+    return RelativeReward(flat_env(pair, env), reward, **options)
+
+
+def _progress_callback(total: int, desc: str, disable: bool) -> Any:
+    """An SB3 callback feeding a tqdm bar over env steps (SB3's own bar needs ``rich``)."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class TqdmCallback(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.bar = tqdm(total=total, desc=desc, unit="step", disable=disable, leave=False)
+
+        def _on_step(self) -> bool:
+            self.bar.update(self.training_env.num_envs)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.bar.close()
+
+    return TqdmCallback()
+
+
+def train_agent(
+    make_env: Callable[[], gym.Env[Any, Any]],
+    *,
+    algo: str,
+    timesteps: int,
+    seed: int,
+    n_envs: int = 1,
+    kwargs: dict[str, Any] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    desc: str = "retrain",
+) -> Any:
+    """Train an SB3 agent (``"ppo"`` or ``"sac"``, ``MlpPolicy``) on ``make_env``'s reward.
+
+    Args:
+        make_env: builds one env (its reward is what the agent maximises).
+        algo: ``"ppo"`` or ``"sac"``.
+        timesteps: env steps.
+        seed: seeds the agent and the envs.
+        n_envs: parallel envs (``DummyVecEnv``).
+        kwargs: more keyword arguments of the SB3 class.
+        device: torch device.
+        progress: show a bar over env steps.
+        desc: the bar's label.
+
+    Returns:
+        The trained SB3 model.
+
+    Raises:
+        ConfigError: an unknown ``algo``.
+    """
+    from stable_baselines3 import PPO, SAC
+    from stable_baselines3.common.env_util import make_vec_env
+
+    classes = {"ppo": PPO, "sac": SAC}
+    if algo not in classes:
+        raise ConfigError(f"agent algo={algo!r}; expected one of {list(ALGORITHMS)}")
+    venv = make_vec_env(make_env, n_envs=n_envs, seed=seed)
+    model = classes[algo]("MlpPolicy", venv, seed=seed, device=device, verbose=0, **(kwargs or {}))
+    model.learn(
+        total_timesteps=int(timesteps), callback=_progress_callback(timesteps, desc, not progress)
+    )
+    venv.close()
+    return model
+
+
+class ArrayPolicy:
+    """``predict(obs, episode_start=...)`` of a function of flat observation batches.
+
+    Args:
+        act: ``(B, o) -> (B, a)`` actions.
+        observation_key: the entry of dict observations to read (None: flat).
+    """
+
+    def __init__(
+        self, act: Callable[[np.ndarray], np.ndarray], observation_key: str | None
+    ) -> None:
+        self.act = act
+        self.observation_key = observation_key
+
+    def predict(self, observation: Any, *, episode_start: np.ndarray | None = None) -> np.ndarray:
+        """Actions ``(B, a)`` for a batch of observations."""
+        del episode_start
+        obs = observation[self.observation_key] if self.observation_key else observation
+        return np.asarray(self.act(np.asarray(obs, np.float32)))
+
+    @classmethod
+    def from_sb3(cls, model: Any, observation_key: str | None = None) -> ArrayPolicy:
+        """The deterministic policy of an SB3 model."""
+        return cls(lambda obs: model.predict(obs, deterministic=True)[0], observation_key)
+
+
+def evaluate_returns(
+    pair: PairSpec, policy: Any, *, episodes: int, n_envs: int, seed: int, progress: bool = False
+) -> EpisodeStats:
+    """Run ``policy`` (``predict(obs, episode_start=...)`` on dict or flat observations, as
+    the task env gives them) for ``episodes`` episodes of the untouched task env."""
+    n = max(1, min(int(n_envs), int(episodes)))
+    envs = gym.vector.SyncVectorEnv([lambda: pair.kind_impl.make_env(pair)] * n)
+    try:
+        return evaluate_policy(policy, envs, int(episodes), seed=seed, progress=progress)
+    finally:
+        envs.close()
+
+
+def normalized(pair: PairSpec, returns: np.ndarray) -> float:
+    """Mean D4RL-normalised score of ``returns`` (NaN when the task has no reference)."""
+    ref = pair.kind_impl.reference(pair)
+    if ref is None:
+        return float("nan")
+    return float(np.mean(100.0 * (np.asarray(returns) - ref.random) / (ref.expert - ref.random)))
+
+
+def retrain_unit(
+    pair: PairSpec,
+    method: str,
+    seed: int,
+    model: Any,
+    produces: str,
+    agent: dict[str, Any],
+    summaries: dict[str, dict[str, Any]],
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Train an agent on ``model`` (or evaluate a policy) and return the result rows.
+
+    Rows (metric prefix ``retrain/<agent>/``): ``return`` (mean true return),
+    ``normalized_return`` (reference scores), ``success_rate`` (when the env reports it),
+    and ``return_vs_data`` (``100 * (R - R_base) / (R_expert - R_base)`` with the mean
+    episode returns of the pair's own datasets, locomotion only).
+    """
+    import time
+
+    from rr_gym.bench.runner import row
+
+    tick = time.perf_counter()
+    sizes = pair.sizes.get("retrain") or {}
+    key = pair.kind_impl.observation_key
+    name = str(agent.get("name", agent.get("algo", "ppo")))
+    if produces == "policy":
+        policy = ArrayPolicy(lambda obs: model.predict(obs), key)
+    else:
+        trained = train_agent(
+            lambda: reward_env(pair, model, agent.get("wrapper")),
+            algo=str(agent.get("algo", "ppo")),
+            timesteps=int(sizes.get("timesteps", 10_000)),
+            seed=seed,
+            n_envs=int(sizes.get("n_envs", 1)),
+            kwargs=agent.get("kwargs"),
+            device=device,
+            progress=progress,
+            desc=f"{name} on {method}",
+        )
+        policy = ArrayPolicy.from_sb3(trained, key)
+    stats = evaluate_returns(
+        pair,
+        policy,
+        episodes=int(sizes.get("eval_episodes", 10)),
+        n_envs=int(sizes.get("eval_envs", 5)),
+        seed=10_000 + seed,
+    )
+    seconds = time.perf_counter() - tick
+    prefix = f"retrain/{name}/"
+    values = {
+        "return": float(stats.returns.mean()),
+        "normalized_return": normalized(pair, stats.returns),
+    }
+    if stats.successes.any() or pair.kind == "maze":
+        values["success_rate"] = stats.success_rate
+    base_r, expert_r = (summaries.get(r, {}).get("mean_return") for r in ("base", "expert"))
+    known = base_r is not None and expert_r is not None and expert_r != base_r
+    if pair.kind_impl.exact_dataset_reward and known:
+        values["return_vs_data"] = 100.0 * (values["return"] - base_r) / (expert_r - base_r)
+    return [row(pair.name, method, seed, prefix + k, v, seconds) for k, v in values.items()]

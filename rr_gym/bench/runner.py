@@ -1,0 +1,274 @@
+"""Running a suite: the run context, the stage order, timings, and the entry point.
+
+:func:`run_bench` takes the resolved config as plain data (the Hydra app converts it) and
+runs the selected stages in order. Each stage is a set of cached units
+(:class:`~rr_gym.bench.cache.StageCache`); each unit's result rows are stored with it and
+(re-)emitted into ``results.csv`` whether it was built now or found in the cache, so a
+rerun rebuilds nothing and still writes the complete table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rr_gym.bench.cache import CachedUnit, StageCache
+from rr_gym.bench.methods import METHODS
+from rr_gym.bench.pairs import PairSpec, expand_pairs
+from rr_gym.bench.results import ResultRow, ResultsTable
+from rr_gym.errors import ConfigError
+from rr_gym.utils.io import atomic_write_text
+
+__all__ = ["STAGES", "BenchRun", "BenchSummary", "StageTiming", "run_bench"]
+
+logger = logging.getLogger(__name__)
+
+#: Stage names in execution order.
+STAGES: tuple[str, ...] = (
+    "datasets",
+    "diffusion",
+    "rewards",
+    "evaluate",
+    "retrain",
+    "steering",
+    "report",
+)
+
+
+@dataclass
+class StageTiming:
+    """Wall time of one stage in this run.
+
+    Attributes:
+        seconds: wall time of the stage in this run.
+        built: units built now.
+        cached: units found in the cache.
+        cached_seconds: what the cached units originally took.
+    """
+
+    seconds: float = 0.0
+    built: int = 0
+    cached: int = 0
+    cached_seconds: float = 0.0
+
+
+@dataclass
+class BenchRun:
+    """Everything the stages share.
+
+    Attributes:
+        suite: suite name (the ``suite`` column of results).
+        seeds: training seeds.
+        pairs: the dataset pairs.
+        methods: method name -> config (``kind`` plus options).
+        agent: the retraining agent's config (``name``, ``algo``, ``kwargs``).
+        cache: the stage cache.
+        results: the results table.
+        out_dir: where results, figures and the report go.
+        device: torch device string.
+        progress: progress bars.
+        config: the whole resolved config (saved with the results).
+        timings: per-stage timings.
+        artifacts: stage -> unit folders whose files the report reads.
+    """
+
+    suite: str
+    seeds: list[int]
+    pairs: list[PairSpec]
+    methods: dict[str, dict[str, Any]]
+    agent: dict[str, Any]
+    cache: StageCache
+    results: ResultsTable
+    out_dir: Path
+    device: str = "cpu"
+    progress: bool = True
+    config: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, StageTiming] = field(default_factory=dict)
+    artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def record(self, stage: str, unit: CachedUnit) -> None:
+        """Count ``unit`` in the stage's timing."""
+        timing = self.timings.setdefault(stage, StageTiming())
+        if unit.hit:
+            timing.cached += 1
+            timing.cached_seconds += unit.seconds
+        else:
+            timing.built += 1
+
+    def emit(self, unit: CachedUnit) -> None:
+        """Append the unit's stored rows (``rows.json``) to results, stamped with the suite."""
+        path = unit.path / "rows.json"
+        if not path.is_file():
+            return
+        rows = json.loads(path.read_text())
+        self.results.append(
+            ResultRow(
+                self.suite,
+                r["pair"],
+                r["method"],
+                int(r["seed"]),
+                r["metric"],
+                float(r["value"]),
+                float(r["wall_time_s"]),
+            )
+            for r in rows
+        )
+
+    def load(self, path: Path) -> Any:
+        """A saved model (diffusion, reward, policy), loaded once per run."""
+        key = os.fspath(path)
+        if key not in self._loaded:
+            import rr_gym
+
+            self._loaded[key] = rr_gym.load(path, device=self.device)
+        return self._loaded[key]
+
+    def reward_methods(self) -> list[str]:
+        """Names of the selected methods that produce rewards."""
+        return [n for n, c in self.methods.items() if METHODS[c["kind"]].produces == "reward"]
+
+
+def write_rows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Store a unit's result rows (``pair, method, seed, metric, value, wall_time_s``)."""
+    atomic_write_text(path / "rows.json", json.dumps(list(rows), indent=1))
+
+
+def row(
+    pair: str, method: str, seed: int, metric: str, value: float, seconds: float
+) -> dict[str, Any]:
+    """One result row as stored in a unit."""
+    return {
+        "pair": pair,
+        "method": method,
+        "seed": int(seed),
+        "metric": metric,
+        "value": float(value),
+        "wall_time_s": float(seconds),
+    }
+
+
+@dataclass
+class BenchSummary:
+    """What a run produced.
+
+    Attributes:
+        out_dir: the run's folder.
+        results_path: ``results.csv``.
+        report_path: ``report.md`` (None when the report stage did not run).
+        timings: per-stage timings.
+        seconds: total wall time.
+    """
+
+    out_dir: Path
+    results_path: Path
+    report_path: Path | None
+    timings: dict[str, StageTiming]
+    seconds: float
+
+
+def _methods(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    methods = {}
+    for name, cfg in (config.get("method") or {}).items():
+        kind = (cfg or {}).get("kind", name)
+        if kind not in METHODS:
+            raise ConfigError(
+                f"method {name!r} has kind={kind!r}; expected one of {sorted(METHODS)}"
+            )
+        methods[name] = {"kind": kind, **{k: v for k, v in (cfg or {}).items() if k != "kind"}}
+    if not methods:
+        raise ConfigError(
+            "no method selected; expected e.g. method=[relative_reward,discriminator]"
+        )
+    return methods
+
+
+def _stages(config: Mapping[str, Any]) -> list[str]:
+    stages = list(config.get("stages") or STAGES)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {unknown}; expected a subset of {list(STAGES)}")
+    return [s for s in STAGES if s in stages]
+
+
+def run_bench(
+    config: Mapping[str, Any],
+    *,
+    out_dir: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> BenchSummary:
+    """Run a suite described by plain ``config`` (the resolved Hydra config as a dict).
+
+    Args:
+        config: keys ``suite`` (``name``), ``seeds``, ``pair`` (name -> pair config),
+            ``method`` (name -> method config), ``agent``, ``sizes``, ``stages``,
+            ``device``, ``progress``.
+        out_dir: where ``results.csv``, ``config.json``, ``timings.json``, ``report.md``
+            and ``figures/`` go.
+        cache_dir: the stage cache (default ``<out_dir>/cache``).
+
+    Returns:
+        :class:`BenchSummary`.
+
+    Raises:
+        ConfigError: unknown pair kinds, methods or stages, no seed.
+    """
+    from rr_gym.bench import stages as stage_impl
+
+    start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = [int(s) for s in (config.get("seeds") or [])]
+    if not seeds:
+        raise ConfigError("seeds is empty; expected at least one seed, e.g. seeds=[0]")
+    sizes = dict(config.get("sizes") or {})
+    run = BenchRun(
+        suite=str((config.get("suite") or {}).get("name", "custom")),
+        seeds=seeds,
+        pairs=expand_pairs(config.get("pair") or {}, sizes),
+        methods=_methods(config),
+        agent=dict(config.get("agent") or {"name": "ppo", "algo": "ppo"}),
+        cache=StageCache(cache_dir if cache_dir is not None else out / "cache"),
+        results=ResultsTable(out / "results.csv"),
+        out_dir=out,
+        device=str(config.get("device", "cpu")),
+        progress=bool(config.get("progress", True)),
+        config=dict(config),
+    )
+    atomic_write_text(out / "config.json", json.dumps(run.config, indent=2, default=str))
+    report_path = None
+    state: dict[str, Any] = {}
+    for stage in _stages(config):
+        tick = time.perf_counter()
+        logger.info("stage %s", stage)
+        if stage == "report":
+            from rr_gym.bench.report import write_report
+
+            report_path = write_report(run)
+        else:
+            state[stage] = getattr(stage_impl, f"stage_{stage}")(run, state)
+        run.timings.setdefault(stage, StageTiming()).seconds = time.perf_counter() - tick
+        _write_timings(out, run.timings)
+    return BenchSummary(
+        out, run.results.path, report_path, run.timings, time.perf_counter() - start
+    )
+
+
+def _write_timings(out: Path, timings: Mapping[str, StageTiming]) -> None:
+    atomic_write_text(
+        out / "timings.json",
+        json.dumps({k: vars(v) for k, v in timings.items()}, indent=2),
+    )
+
+
+def seeds_and_pairs(
+    run: BenchRun, kinds: Sequence[str] | None = None
+) -> list[tuple[PairSpec, int]]:
+    """Every (pair, seed) of the run, optionally only pairs of ``kinds``."""
+    return [(p, s) for p in run.pairs for s in run.seeds if kinds is None or p.kind in kinds]
