@@ -282,22 +282,24 @@ def random_return(env_id: str, episodes: int = EVAL_EPISODES) -> float:
 
 def cmd_table(args: argparse.Namespace) -> None:
     records = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line]
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int, str], list[dict[str, Any]]] = {}
     for r in records:
-        groups.setdefault((r["env"], r["algo"], r["impl"]), []).append(r)
+        groups.setdefault((r["env"], r["algo"], r["timesteps"], r["impl"]), []).append(r)
     print(
         "| env | algo | impl | env steps | seeds | return per seed | mean ± std over seeds "
-        "| train s per run |"
+        "| train wall s per run | train CPU s per run |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for (env, algo, impl), rs in sorted(groups.items()):
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (env, algo, _, impl), rs in sorted(groups.items()):
         rs = sorted(rs, key=lambda r: r["seed"])
         means = [r["eval_mean"] for r in rs]
         per_seed = ", ".join(f"{m:.0f}" for m in means)
         secs = np.mean([r["train_seconds"] for r in rs])
+        cpu = [r["train_cpu_seconds"] for r in rs if "train_cpu_seconds" in r]
+        cpu_s = f"{np.mean(cpu):.0f}" if cpu else "n/a"
         print(
             f"| {ENVS[env]} | {algo.upper()} | {impl} | {rs[0]['timesteps']:,} | {len(rs)} | "
-            f"{per_seed} | {np.mean(means):.0f} ± {np.std(means):.0f} | {secs:.0f} |"
+            f"{per_seed} | {np.mean(means):.0f} ± {np.std(means):.0f} | {secs:.0f} | {cpu_s} |"
         )
     for env in sorted({r["env"] for r in records}):
         expert = next(r["expert_return"] for r in records if r["env"] == env)

@@ -20,7 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from rr_gym.baselines._common import loop_config, seeded
-from rr_gym.baselines.inputs import check_batch, check_same_data_kind, load_windows
+from rr_gym.baselines.inputs import (
+    check_batch,
+    check_same_data_kind,
+    data_horizon,
+    load_windows,
+)
 from rr_gym.baselines.networks import Activation, build_mlp
 from rr_gym.baselines.results import RewardResult
 from rr_gym.errors import CheckpointError, ConfigError, DataError
@@ -232,7 +237,7 @@ def train_discriminator(
     steps: int,
     seed: int = 0,
     device: str | torch.device = "auto",
-    horizon: int = 1,
+    horizon: int | None = None,
     window: int | None = None,
     reduction: Reduction = "sum",
     layout: TransitionLayout | None = None,
@@ -261,7 +266,8 @@ def train_discriminator(
         steps: optimisation steps.
         seed: seeds the network's initialisation and the batches.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-        horizon: transitions per classified window (1: a Markov reward).
+        horizon: transitions per classified window (default: the expert data's, 1 for
+            transitions ``(N, D)`` and Minari datasets; 1 is a Markov reward).
         window: transitions per reward window (default ``horizon``).
         reduction: how window logits add up over a longer input.
         layout: transition layout (default: the data's, else one flat field).
@@ -289,6 +295,7 @@ def train_discriminator(
         >>> result.reward.predict(np.zeros((3, 2))).shape
         (3,)
     """
+    horizon = data_horizon(expert_data) if horizon is None else horizon
     expert, e_layout, e_meta = load_windows(
         expert_data, horizon=horizon, layout=layout, name="expert data"
     )

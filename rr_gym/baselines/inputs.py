@@ -32,6 +32,7 @@ __all__ = [
     "check_env_spaces",
     "check_same_data_kind",
     "data_facts",
+    "data_horizon",
     "env_layout",
     "load_transitions",
     "load_windows",
@@ -106,6 +107,15 @@ def env_layout(
         fields=(*base.fields, ("next_observation", base.fields[0][1])),
         observation_key=None,
     )
+
+
+def data_horizon(source: Any) -> int:
+    """The window length of ``source``: a ``WindowDataset``'s or a 3-D array's ``H``, else 1."""
+    if _is_minari(source):
+        return 1
+    windows = getattr(source, "windows", source)
+    shape = np.shape(windows)
+    return int(shape[1]) if len(shape) == 3 else 1
 
 
 def load_windows(

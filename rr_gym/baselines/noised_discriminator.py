@@ -18,7 +18,7 @@ import torch
 
 from rr_gym.baselines._common import loop_config, seeded
 from rr_gym.baselines.discriminator import DiscriminatorTrainer, fit_pair_normalizer
-from rr_gym.baselines.inputs import check_same_data_kind, load_windows
+from rr_gym.baselines.inputs import check_same_data_kind, data_horizon, load_windows
 from rr_gym.baselines.results import RewardResult
 from rr_gym.diffusion.gaussian import GaussianDiffusion, _randn
 from rr_gym.diffusion.schedule import NoiseSchedule
@@ -199,7 +199,8 @@ def train_noised_discriminator(
         steps: optimisation steps.
         diffusion: the diffusion model to be guided.
         schedule: the noise schedule (without ``diffusion``).
-        horizon: window length H (without ``diffusion``; default 1).
+        horizon: window length H (without ``diffusion``; default: the expert data's, 1 for
+            transitions ``(N, D)`` and Minari datasets).
         normalizer: fitted normaliser or kind to fit on both datasets (without
             ``diffusion``).
         layout: transition layout (default: the data's or the diffusion model's).
@@ -238,7 +239,7 @@ def train_noised_discriminator(
         sched = (
             schedule if isinstance(schedule, NoiseSchedule) else NoiseSchedule.from_dict(schedule)
         )
-        horizon = 1 if horizon is None else horizon
+        horizon = data_horizon(expert_data) if horizon is None else horizon
     expert, e_layout, e_meta = load_windows(
         expert_data, horizon=horizon, layout=layout, name="expert data"
     )
