@@ -8,7 +8,10 @@ Two kinds of data, both saved as Minari datasets with the env spec that produced
 - **expert for goal k**: ``continuing_task=False``: the goal is fixed at goal cell k
   (:data:`~rr_gym.data.maze.GOAL_CELLS`, plus the env's +-0.25 cell position noise); the env
   terminates the episode on arrival (within 0.45 of the goal) and the next episode starts
-  from a random cell: the start is re-randomised on arrival.
+  from a random cell: the start is re-randomised on arrival. With ``on_arrival="stay"``
+  the episode instead runs to its time limit with the goal fixed (``continuing_task=True``,
+  the D4RL maze2d evaluation protocol): the controller reaches the goal and hovers there,
+  so the goal states dominate the data.
 
 The stored reward is the env's own (``reward_type="sparse"``: 1 within 0.45 of the goal,
 else 0; or ``"dense"``: ``exp(-distance)``), recorded in the metadata. The Minari
@@ -115,6 +118,7 @@ def generate_pointmaze(
     d_gain: float = D_GAIN,
     waypoint_noise: float = WAYPOINT_NOISE,
     solve_threshold: float = SOLVE_THRESHOLD,
+    on_arrival: Literal["restart", "stay"] = "restart",
     overwrite: bool = False,
     progress: bool = True,
 ) -> WriteResult:
@@ -135,6 +139,9 @@ def generate_pointmaze(
         d_gain: controller gain on velocity.
         waypoint_noise: uniform waypoint noise half-width, in cells.
         solve_threshold: distance at which a waypoint counts as reached.
+        on_arrival: expert data only: ``"restart"`` (end the episode on arrival, the next
+            one starts from a random cell) or ``"stay"`` (stay at the goal until the time
+            limit).
         overwrite: replace an existing dataset of that id.
         progress: show a tqdm bar.
 
@@ -151,6 +158,8 @@ def generate_pointmaze(
         raise ConfigError(f"steps={steps!r}; expected a positive int")
     if reward_type not in ("sparse", "dense"):
         raise ConfigError(f"reward_type={reward_type!r}; expected 'sparse' or 'dense'")
+    if on_arrival not in ("restart", "stay"):
+        raise ConfigError(f"on_arrival={on_arrival!r}; expected 'restart' or 'stay'")
     geometry = MazeGeometry.from_name(maze)
     goal_cell = None if goal is None else geometry.goal_cell(goal)
     goal_index = (
@@ -169,7 +178,7 @@ def generate_pointmaze(
     expert = goal_cell is not None
     kwargs: dict[str, Any] = {
         "reward_type": reward_type,
-        "continuing_task": not expert,
+        "continuing_task": not expert or on_arrival == "stay",
         "reset_target": not expert,
     }
     if max_episode_steps is not None:
@@ -199,6 +208,7 @@ def generate_pointmaze(
         "goal": goal_index,
         "goal_cell": None if goal_cell is None else list(goal_cell),
         "goal_cells": [list(c) for c in GOAL_CELLS[maze]],
+        "on_arrival": on_arrival if expert else None,
         "controller": {
             "type": "waypoint_pd",
             "p_gain": float(p_gain),
