@@ -98,6 +98,8 @@ def test_windows_of_several_transitions() -> None:
         base, expert, horizon=3, window=2, steps=5, batch_size=32, **OPTIONS
     )
     assert result.reward.window == 2
+    inferred = train_discriminator(base, expert, steps=1, batch_size=32, **OPTIONS)
+    assert inferred.reward.window == 3  # the data's horizon
     assert result.reward.predict(expert[:7]).shape == (7,)
     assert len(result.history) == 1 and result.steps == 5
 
