@@ -17,7 +17,7 @@ import numpy as np
 from rr_gym.bench.pairs import DatasetRef, PairSpec
 from rr_gym.data.loading import load_dataset
 from rr_gym.data.storage import minari_root_env
-from rr_gym.data.windows import WindowDataset, make_windows
+from rr_gym.data.windows import TailPolicy, WindowDataset, make_windows
 from rr_gym.errors import ConfigError, DataError
 
 __all__ = ["FlatTransitions", "PairData", "Part", "Role", "build_dataset_unit", "dataset_source"]
@@ -45,6 +45,7 @@ def build_dataset_unit(unit: dict[str, Any], path: Path, *, progress: bool) -> N
                 seed=int(unit["seed"]),
                 goal=unit.get("goal"),
                 reward_type=unit.get("reward_type", "sparse"),
+                on_arrival=unit.get("on_arrival", "restart"),
                 progress=progress,
             )
         elif generator == "locomotion":
@@ -132,7 +133,7 @@ class PairData:
         self.sources = sources
         self.holdout_every = int(holdout_every)
         self.progress = progress
-        self._windows: dict[tuple[str, int, int], WindowDataset] = {}
+        self._windows: dict[tuple[str, int, int, str], WindowDataset] = {}
         self._transitions: dict[str, FlatTransitions] = {}
 
     def _mask(self, episode_ids: np.ndarray, part: Part) -> np.ndarray:
@@ -142,17 +143,34 @@ class PairData:
         return held if part == "test" else ~held
 
     def windows(
-        self, role: Role, *, horizon: int, stride: int = 1, part: Part = "train"
+        self,
+        role: Role,
+        *,
+        horizon: int,
+        stride: int = 1,
+        tail: TailPolicy = "drop",
+        part: Part = "train",
     ) -> WindowDataset:
         """Windows ``(N, horizon, D)`` of one dataset, in the dataset's layout.
+
+        Args:
+            role: ``"base"`` or ``"expert"``.
+            horizon, stride, tail: see :func:`rr_gym.data.make_windows` (``tail="pad"``
+                repeats each episode's last transition, so episodes that end on arrival at
+                a goal keep their final states, and short episodes are kept).
+            part: ``"train"``, ``"test"`` (held-out episodes) or ``"all"``.
 
         Raises:
             DataError: no window in the requested part.
         """
-        key = (role, int(horizon), int(stride))
+        key = (role, int(horizon), int(stride), str(tail))
         if key not in self._windows:
             self._windows[key] = make_windows(
-                self.sources[role], horizon=horizon, stride=stride, progress=self.progress
+                self.sources[role],
+                horizon=horizon,
+                stride=stride,
+                tail=tail,
+                progress=self.progress,
             )
         data = self._windows[key]
         mask = self._mask(data.episode_ids, part)

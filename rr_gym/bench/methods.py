@@ -70,6 +70,7 @@ class FitContext:
         work_dir: persistent folder for checkpoints (a rerun resumes from them).
         models: loads the pair's diffusion models (for methods with ``needs_diffusion``).
         agent_env: makes the task's env with flat observations (for GAIL/AIRL learners).
+        window_shape: ``horizon``, ``stride``, ``tail`` of the diffusion models' windows.
     """
 
     pair: PairSpec
@@ -81,6 +82,7 @@ class FitContext:
     work_dir: Path | None = None
     models: Callable[[], DiffusionModels] | None = None
     agent_env: Callable[[], Any] | None = None
+    window_shape: dict[str, Any] | None = None
 
     def size(self, section: str, key: str, default: Any = None) -> Any:
         """``options[key]`` when set, else ``pair.sizes[section][key]``, else ``default``."""
@@ -177,11 +179,11 @@ class RelativeRewardMethod(Method):
         import rr_gym
 
         models = ctx.diffusion()
-        horizon = models.base.horizon
+        shape = ctx.window_shape or {"horizon": models.base.horizon}
         both = np.concatenate(
             [
-                ctx.data.windows("base", horizon=horizon).windows,
-                ctx.data.windows("expert", horizon=horizon).windows,
+                ctx.data.windows("base", **shape).windows,
+                ctx.data.windows("expert", **shape).windows,
             ]
         )
         extra = {
@@ -239,10 +241,10 @@ class NoisedDiscriminatorMethod(Method):
         from rr_gym.baselines import train_noised_discriminator
 
         models = ctx.diffusion()
-        horizon = models.base.horizon
+        shape = ctx.window_shape or {"horizon": models.base.horizon}
         result = train_noised_discriminator(
-            ctx.data.windows("base", horizon=horizon),
-            ctx.data.windows("expert", horizon=horizon),
+            ctx.data.windows("base", **shape),
+            ctx.data.windows("expert", **shape),
             diffusion=models.base,
             steps=int(ctx.size("reward", "steps")),
             batch_size=int(ctx.size("reward", "batch_size", 256)),

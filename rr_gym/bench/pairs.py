@@ -144,7 +144,10 @@ class MazeKind(PairKind):
     """PointMaze: base data with random goals vs data of one goal cell (D4RL maze2d style).
 
     Config keys: ``maze`` (umaze, medium, large, open), ``goals`` (a list of goal indices
-    or ``"all"``; default ``sizes.maze.goals``), ``data_steps``, ``reward_type``.
+    or ``"all"``; default ``sizes.maze.goals``), ``data_steps``, ``reward_type``,
+    ``on_arrival`` (expert data: ``"stay"`` at the goal until the time limit, default, or
+    ``"restart"`` from a random cell on arrival; see
+    :func:`rr_gym.data.generate_pointmaze`).
     """
 
     observation_key = "observation"
@@ -172,7 +175,8 @@ class MazeKind(PairKind):
         pairs = []
         for goal in goals:
             cell = geometry.goal_cell(int(goal))
-            expert = DatasetRef({**data, "goal": int(goal)}, pointmaze_dataset_id(maze, int(goal)))
+            unit = {**data, "goal": int(goal), "on_arrival": section.get("on_arrival", "stay")}
+            expert = DatasetRef(unit, pointmaze_dataset_id(maze, int(goal)))
             pairs.append(
                 PairSpec(
                     name=f"{maze}-goal{int(goal)}",

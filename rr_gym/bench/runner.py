@@ -73,6 +73,8 @@ class BenchRun:
         out_dir: where results, figures and the report go.
         device: torch device string.
         progress: progress bars.
+        jobs: worker processes for a stage's units (1: all in this process).
+        torch_threads: torch threads per worker process.
         config: the whole resolved config (saved with the results).
         timings: per-stage timings.
         artifacts: stage -> unit folders whose files the report reads.
@@ -88,10 +90,19 @@ class BenchRun:
     out_dir: Path
     device: str = "cpu"
     progress: bool = True
+    jobs: int = 1
+    torch_threads: int = 1
     config: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, StageTiming] = field(default_factory=dict)
     artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process gets: no loaded models, no nested progress bars."""
+        state = dict(self.__dict__)
+        state["_loaded"] = {}
+        state["progress"] = False
+        return state
 
     def record(self, stage: str, unit: CachedUnit) -> None:
         """Count ``unit`` in the stage's timing."""
@@ -208,7 +219,7 @@ def run_bench(
     Args:
         config: keys ``suite`` (``name``), ``seeds``, ``pair`` (name -> pair config),
             ``method`` (name -> method config), ``agent``, ``sizes``, ``stages``,
-            ``device``, ``progress``.
+            ``device``, ``progress``, ``jobs``, ``torch_threads``.
         out_dir: where ``results.csv``, ``config.json``, ``timings.json``, ``report.md``
             and ``figures/`` go.
         cache_dir: the stage cache (default ``<out_dir>/cache``).
@@ -239,6 +250,8 @@ def run_bench(
         out_dir=out,
         device=str(config.get("device", "cpu")),
         progress=bool(config.get("progress", True)),
+        jobs=int(config.get("jobs") or 1),
+        torch_threads=int(config.get("torch_threads") or 1),
         config=dict(config),
     )
     atomic_write_text(out / "config.json", json.dumps(run.config, indent=2, default=str))

@@ -1,8 +1,10 @@
 """The bench's stages: datasets, diffusion models, rewards, evaluation, retraining, steering.
 
-Each ``stage_<name>(run, state)`` builds (or finds in the cache) its units, emits their
-result rows, and returns what later stages need; a stage asks for the stages it depends
-on through :func:`needs`, so any subset of stages can be run.
+Each ``stage_<name>(run, state)`` lists its units (:class:`UnitSpec`: a config, the keys of
+its inputs and a build function), runs them through :func:`execute` (the cache skips the
+finished ones; with ``jobs > 1`` the others run in parallel worker processes), emits their
+result rows and returns what later stages need. A stage asks for the stages it depends on
+through :func:`needs`, so any subset of stages can be run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from rr_gym.bench.cache import BuildContext, CachedUnit, config_hash
+from rr_gym.bench.cache import BuildContext, CachedUnit, StageCache, config_hash
 from rr_gym.bench.data import PairData, build_dataset_unit, dataset_source
 from rr_gym.bench.methods import METHODS, DiffusionModels, FitContext
 from rr_gym.bench.pairs import DatasetRef, PairSpec
@@ -29,6 +31,8 @@ from rr_gym.utils.io import atomic_write_text
 __all__ = [
     "DataRefs",
     "ModelRef",
+    "UnitSpec",
+    "execute",
     "needs",
     "stage_datasets",
     "stage_diffusion",
@@ -50,8 +54,64 @@ def needs(run: BenchRun, state: State, stage: str) -> Any:
     return state[stage]
 
 
-def _units(run: BenchRun, stage: str, items: list[Any], desc: str | None = None) -> Any:
-    return tqdm(items, desc=desc or stage, unit="unit", disable=not run.progress)
+@dataclass
+class UnitSpec:
+    """One unit of a stage: what is hashed, what it consumes, how it is built."""
+
+    config: dict[str, Any]
+    build: Callable[[BuildContext], Any]
+    inputs: list[str]
+
+
+def _worker(root: str, stage: str, spec: UnitSpec, threads: int) -> tuple[str, bool, float, str]:
+    """Run one unit in a worker process; returns ``(key, hit, seconds, path)``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    unit = StageCache(root).run(stage, spec.config, spec.build, inputs=spec.inputs)
+    return unit.key, unit.hit, unit.seconds, str(unit.path)
+
+
+def execute(run: BenchRun, stage: str, specs: list[UnitSpec]) -> list[CachedUnit]:
+    """Find or build every unit (each distinct key once), in order of ``specs``.
+
+    Units missing from the cache are built in this process, or with ``run.jobs > 1`` in
+    that many worker processes (joblib/loky). Each unit is counted in the stage's timing
+    and its rows are emitted once.
+    """
+    keys = [config_hash(stage, s.config, s.inputs) for s in specs]
+    unique = dict(zip(keys, specs, strict=True))
+    units: dict[str, CachedUnit] = {}
+    todo = []
+    for key, spec in unique.items():
+        path = run.cache.get(stage, key)
+        if path is not None:
+            units[key] = run.cache.run(stage, spec.config, spec.build, inputs=spec.inputs)
+        else:
+            todo.append((key, spec))
+    bar = tqdm(
+        total=len(unique), initial=len(units), desc=stage, unit="unit", disable=not run.progress
+    )
+    with bar:
+        if run.jobs > 1 and len(todo) > 1:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=min(run.jobs, len(todo)), return_as="generator_unordered")
+            jobs = (
+                delayed(_worker)(str(run.cache.root), stage, spec, run.torch_threads)
+                for _, spec in todo
+            )
+            for key, hit, seconds, path in parallel(jobs):
+                units[key] = CachedUnit(stage, key, Path(path), hit, seconds)
+                bar.update(1)
+        else:
+            for key, spec in todo:
+                units[key] = run.cache.run(stage, spec.config, spec.build, inputs=spec.inputs)
+                bar.update(1)
+    for key in unique:
+        run.record(stage, units[key])
+        run.emit(units[key])
+    return [units[key] for key in keys]
 
 
 @dataclass(frozen=True)
@@ -81,16 +141,20 @@ class ModelRef:
     produces: str = "reward"
 
 
+def _pair_config(pair: PairSpec) -> dict[str, Any]:
+    return {"name": pair.name, "kind": pair.kind, "options": pair.options}
+
+
 # ---------------------------------------------------------------------------------- datasets
 
 
-def _build_dataset(run: BenchRun, ref: DatasetRef) -> Callable[[BuildContext], None]:
+def _build_dataset(ref: DatasetRef, progress: bool) -> Callable[[BuildContext], None]:
     def build(ctx: BuildContext) -> None:
         from rr_gym.data.loading import load_dataset
 
-        build_dataset_unit(ref.unit, ctx.path, progress=run.progress)
+        build_dataset_unit(ref.unit, ctx.path, progress=progress)
         summary = {}
-        for folder in sorted(p.parent for p in ctx.path.rglob("data/metadata.json")):
+        for folder in sorted(p.parent.parent for p in ctx.path.rglob("data/metadata.json")):
             dataset = load_dataset(folder)
             returns = [float(np.sum(e.rewards)) for e in dataset.iterate_episodes()]
             summary[dataset.id] = {
@@ -108,22 +172,25 @@ def stage_datasets(run: BenchRun, state: State) -> dict[str, DataRefs]:
     downloaded when allowed), failing fast with the command that builds a substitute."""
     from rr_gym.data.loading import load_dataset
 
-    out: dict[str, DataRefs] = {}
-    for pair in _units(run, "datasets", run.pairs):
-        sources, keys, summaries = {}, {}, {}
+    specs, slots = [], []
+    for pair in run.pairs:
         for role in ("base", "expert"):
             ref: DatasetRef = getattr(pair, role)
             if ref.unit.get("source") == "minari":
                 load_dataset(ref.dataset_id)  # DatasetNotFoundError offline, naming the id
-                sources[role] = dataset_source(ref, None)
-                keys[role] = config_hash("datasets", ref.unit)
-                summaries[role] = {}
                 continue
-            unit = run.cache.run("datasets", ref.unit, _build_dataset(run, ref))
-            run.record("datasets", unit)
-            sources[role] = dataset_source(ref, unit.path)
-            keys[role] = unit.key
-            summary = json.loads((unit.path / "summary.json").read_text())
+            specs.append(UnitSpec(ref.unit, _build_dataset(ref, run.progress), []))
+            slots.append((pair.name, role))
+    built = dict(zip(slots, execute(run, "datasets", specs), strict=True))
+    out: dict[str, DataRefs] = {}
+    for pair in run.pairs:
+        sources, keys, summaries = {}, {}, {}
+        for role in ("base", "expert"):
+            ref = getattr(pair, role)
+            unit = built.get((pair.name, role))
+            sources[role] = dataset_source(ref, None if unit is None else unit.path)
+            keys[role] = config_hash("datasets", ref.unit) if unit is None else unit.key
+            summary = {} if unit is None else json.loads((unit.path / "summary.json").read_text())
             summaries[role] = summary.get(ref.dataset_id, {})
         out[pair.name] = DataRefs(sources, keys, summaries)
     return out
@@ -132,28 +199,31 @@ def stage_datasets(run: BenchRun, state: State) -> dict[str, DataRefs]:
 # ---------------------------------------------------------------------------------- diffusion
 
 
-def _diffusion_sizes(pair: PairSpec) -> dict[str, Any]:
-    sizes = dict(pair.sizes.get("diffusion") or {})
-    for key in ("horizon", "steps"):
-        if key not in sizes:
-            raise ConfigError(f"pair {pair.name}: sizes.diffusion.{key} is missing")
-    return sizes
+def window_shape(pair: PairSpec) -> dict[str, Any]:
+    """``horizon``, ``stride`` and ``tail`` of the pair's diffusion windows."""
+    sizes = pair.sizes.get("diffusion") or {}
+    if "horizon" not in sizes or "steps" not in sizes:
+        raise ConfigError(f"pair {pair.name}: sizes.diffusion needs horizon and steps")
+    return {
+        "horizon": int(sizes["horizon"]),
+        "stride": int(sizes.get("stride", 1)),
+        "tail": sizes.get("tail", "drop"),
+    }
 
 
-def _train_diffusion(run: BenchRun, pair: PairSpec, refs: DataRefs, role: str, seed: int) -> Any:
+def _train_diffusion(
+    run: BenchRun, pair: PairSpec, refs: DataRefs, role: str, seed: int
+) -> Callable[[BuildContext], None]:
     def build(ctx: BuildContext) -> None:
         import rr_gym
 
-        sizes = _diffusion_sizes(pair)
+        sizes = pair.sizes["diffusion"]
+        shape = window_shape(pair)
         data = refs.data(pair)
-        horizon, stride = int(sizes["horizon"]), int(sizes.get("stride", 1))
-        norm = data.windows("base", horizon=horizon, stride=stride).fit_normalizer(
-            sizes.get("normalizer", "gaussian")
-        )
-        windows = data.windows(role, horizon=horizon, stride=stride)  # type: ignore[arg-type]
+        norm = data.windows("base", **shape).fit_normalizer(sizes.get("normalizer", "gaussian"))
         model = rr_gym.train_diffusion(
-            windows,
-            horizon=horizon,
+            data.windows(role, **shape),  # type: ignore[arg-type]
+            horizon=shape["horizon"],
             steps=int(sizes["steps"]),
             seed=seed,
             device=run.device,
@@ -178,29 +248,26 @@ def stage_diffusion(run: BenchRun, state: State) -> dict[tuple[str, int], dict[s
     """Base and expert diffusion models per (pair, seed); the normaliser is fit on the base
     data, so one base model serves every expert of the same base (maze goals)."""
     datasets = needs(run, state, "datasets")
-    out: dict[tuple[str, int], dict[str, ModelRef]] = {}
-    for pair, seed in _units(run, "diffusion", seeds_and_pairs(run)):
+    specs, slots = [], []
+    for pair, seed in seeds_and_pairs(run):
         refs: DataRefs = datasets[pair.name]
-        models = {}
         for role in ("base", "expert"):
             ref: DatasetRef = getattr(pair, role)
             config = {
                 "dataset": ref.unit,
                 "dataset_id": ref.dataset_id,
                 "normalizer_data": [pair.base.unit, pair.base.dataset_id],
-                "diffusion": _diffusion_sizes(pair),
+                "diffusion": pair.sizes["diffusion"],
                 "holdout_every": pair.sizes.get("holdout_every", 10),
                 "seed": seed,
             }
-            unit = run.cache.run(
-                "diffusion",
-                config,
-                _train_diffusion(run, pair, refs, role, seed),
-                inputs=[refs.keys[role], refs.keys["base"]],
-            )
-            run.record("diffusion", unit)
-            models[role] = ModelRef(unit.key, unit.path / "model")
-        out[(pair.name, seed)] = models
+            window_shape(pair)  # validates
+            build = _train_diffusion(run, pair, refs, role, seed)
+            specs.append(UnitSpec(config, build, [refs.keys[role], refs.keys["base"]]))
+            slots.append((pair.name, seed, role))
+    out: dict[tuple[str, int], dict[str, ModelRef]] = {}
+    for (name, seed, role), unit in zip(slots, execute(run, "diffusion", specs), strict=True):
+        out.setdefault((name, seed), {})[role] = ModelRef(unit.key, unit.path / "model")
     return out
 
 
@@ -212,121 +279,107 @@ def load_models(run: BenchRun, refs: dict[str, ModelRef]) -> DiffusionModels:
 # ---------------------------------------------------------------------------------- rewards
 
 
-def _method_config(run: BenchRun, pair: PairSpec, name: str, seed: int) -> dict[str, Any]:
-    method = run.methods[name]
-    impl = METHODS[method["kind"]]
-    return {
-        "method": method,
-        "pair": {"name": pair.name, "kind": pair.kind, "options": pair.options},
-        "sizes": {
-            s: pair.sizes.get(s) for s in (*getattr(impl, "size_sections", ()), "holdout_every")
-        },
-        "seed": seed,
-    }
+def _fit(
+    run: BenchRun, pair: PairSpec, name: str, seed: int, refs: DataRefs, models: Any
+) -> Callable[[BuildContext], None]:
+    def build(ctx: BuildContext) -> None:
+        from rr_gym.bench.retrain import flat_env
+
+        impl = METHODS[run.methods[name]["kind"]]
+        fit_ctx = FitContext(
+            pair=pair,
+            data=refs.data(pair),
+            seed=seed,
+            options={k: v for k, v in run.methods[name].items() if k != "kind"},
+            device=run.device,
+            progress=run.progress,
+            work_dir=ctx.work_dir,
+            models=None if models is None else (lambda: load_models(run, models)),
+            agent_env=lambda: flat_env(pair),
+            window_shape=window_shape(pair) if models is not None else None,
+        )
+        tick = time.perf_counter()
+        fitted = impl.fit(fit_ctx)
+        seconds = time.perf_counter() - tick
+        if fitted.model is not None:
+            fitted.model.save(ctx.path / "model")
+        info = {"produces": impl.produces, "has_model": fitted.model is not None, **fitted.info}
+        atomic_write_text(ctx.path / "info.json", json.dumps(info, indent=1, default=str))
+        write_rows(ctx.path, [row(pair.name, name, seed, "fit_seconds", seconds, seconds)])
+
+    return build
 
 
 def stage_rewards(run: BenchRun, state: State) -> dict[tuple[str, str, int], ModelRef]:
     """Fit every method on every (pair, seed)."""
-    from rr_gym.bench.retrain import flat_env
-
     datasets = needs(run, state, "datasets")
     needs_models = any(METHODS[m["kind"]].needs_diffusion for m in run.methods.values())
     diffusion = needs(run, state, "diffusion") if needs_models else {}
-    out: dict[tuple[str, str, int], ModelRef] = {}
-    items = [(p, s, m) for p, s in seeds_and_pairs(run) for m in run.methods]
-    for pair, seed, name in _units(run, "rewards", items):
+    specs, slots = [], []
+    for pair, seed in seeds_and_pairs(run):
         refs: DataRefs = datasets[pair.name]
-        impl = METHODS[run.methods[name]["kind"]]
-        inputs = [refs.keys["base"], refs.keys["expert"]]
-        model_refs = diffusion.get((pair.name, seed)) if impl.needs_diffusion else None
-        if model_refs is not None:
-            inputs += [model_refs["base"].key, model_refs["expert"].key]
-
-        def build(
-            ctx: BuildContext,
-            pair: PairSpec = pair,
-            seed: int = seed,
-            name: str = name,
-            refs: DataRefs = refs,
-            model_refs: Any = model_refs,
-        ) -> None:
-            options = {k: v for k, v in run.methods[name].items() if k != "kind"}
-            fit_ctx = FitContext(
-                pair=pair,
-                data=refs.data(pair),
-                seed=seed,
-                options=options,
-                device=run.device,
-                progress=run.progress,
-                work_dir=ctx.work_dir,
-                models=None if model_refs is None else (lambda: load_models(run, model_refs)),
-                agent_env=lambda: flat_env(pair),
-            )
-            impl = METHODS[run.methods[name]["kind"]]
-            tick = time.perf_counter()
-            fitted = impl.fit(fit_ctx)
-            seconds = time.perf_counter() - tick
-            if fitted.model is not None:
-                fitted.model.save(ctx.path / "model")
-            info = {"produces": impl.produces, "has_model": fitted.model is not None, **fitted.info}
-            atomic_write_text(ctx.path / "info.json", json.dumps(info, indent=1, default=str))
-            write_rows(ctx.path, [row(pair.name, name, seed, "fit_seconds", seconds, seconds)])
-
-        unit = run.cache.run("rewards", _method_config(run, pair, name, seed), build, inputs=inputs)
-        run.record("rewards", unit)
-        run.emit(unit)
+        for name, method in run.methods.items():
+            impl = METHODS[method["kind"]]
+            inputs = [refs.keys["base"], refs.keys["expert"]]
+            models = diffusion[(pair.name, seed)] if impl.needs_diffusion else None
+            if models is not None:
+                inputs += [models["base"].key, models["expert"].key]
+            config = {
+                "method": method,
+                "pair": _pair_config(pair),
+                "sizes": {s: pair.sizes.get(s) for s in (*impl.size_sections, "holdout_every")},
+                "seed": seed,
+            }
+            specs.append(UnitSpec(config, _fit(run, pair, name, seed, refs, models), inputs))
+            slots.append((pair.name, name, seed))
+    out: dict[tuple[str, str, int], ModelRef] = {}
+    for slot, unit in zip(slots, execute(run, "rewards", specs), strict=True):
         info = json.loads((unit.path / "info.json").read_text())
         path = unit.path / "model" if info["has_model"] else None
-        out[(pair.name, name, seed)] = ModelRef(unit.key, path, info["produces"])
+        out[slot] = ModelRef(unit.key, path, info["produces"])
     return out
 
 
 # ---------------------------------------------------------------------------------- evaluate
 
 
+def _evaluate(
+    run: BenchRun, pair: PairSpec, name: str, seed: int, reward: ModelRef, refs: DataRefs
+) -> Callable[[BuildContext], None]:
+    def build(ctx: BuildContext) -> None:
+        from rr_gym.bench.evaluation import evaluate_reward
+
+        model = None if reward.path is None else run.load(reward.path)
+        write_rows(ctx.path, evaluate_reward(pair, name, seed, model, refs.data(pair), ctx.path))
+
+    return build
+
+
 def stage_evaluate(run: BenchRun, state: State) -> dict[tuple[str, str, int], Path]:
     """Reward-quality metrics of every reward method (see :mod:`rr_gym.bench.evaluation`)."""
-    from rr_gym.bench.evaluation import evaluate_reward
-
     datasets = needs(run, state, "datasets")
     rewards = needs(run, state, "rewards")
-    out: dict[tuple[str, str, int], Path] = {}
-    items = [(p, s, m) for p, s in seeds_and_pairs(run) for m in run.reward_methods()]
-    for pair, seed, name in _units(run, "evaluate", items):
-        reward: ModelRef = rewards[(pair.name, name, seed)]
+    specs, slots = [], []
+    for pair, seed in seeds_and_pairs(run):
         refs: DataRefs = datasets[pair.name]
-        config = {
-            "evaluate": pair.sizes.get("evaluate") or {},
-            "n_diffusion_steps": (pair.sizes.get("diffusion") or {}).get("n_diffusion_steps"),
-            "holdout_every": pair.sizes.get("holdout_every", 10),
-            "pair": {"name": pair.name, "kind": pair.kind, "options": pair.options},
-            "method": name,
-            "seed": seed,
-        }
-
-        def build(
-            ctx: BuildContext,
-            pair: PairSpec = pair,
-            seed: int = seed,
-            name: str = name,
-            reward: ModelRef = reward,
-            refs: DataRefs = refs,
-        ) -> None:
-            model = None if reward.path is None else run.load(reward.path)
-            rows = evaluate_reward(pair, name, seed, model, refs.data(pair), ctx.path)
-            write_rows(ctx.path, rows)
-
-        unit = run.cache.run(
-            "evaluate",
-            config,
-            build,
-            inputs=[reward.key, refs.keys["base"], refs.keys["expert"]],
-        )
-        run.record("evaluate", unit)
-        run.emit(unit)
-        out[(pair.name, name, seed)] = unit.path
+        for name in run.reward_methods():
+            reward: ModelRef = rewards[(pair.name, name, seed)]
+            config = {
+                "evaluate": pair.sizes.get("evaluate") or {},
+                "n_diffusion_steps": (pair.sizes.get("diffusion") or {}).get("n_diffusion_steps"),
+                "holdout_every": pair.sizes.get("holdout_every", 10),
+                "pair": _pair_config(pair),
+                "method": name,
+                "seed": seed,
+            }
+            inputs = [reward.key, refs.keys["base"], refs.keys["expert"]]
+            specs.append(UnitSpec(config, _evaluate(run, pair, name, seed, reward, refs), inputs))
+            slots.append((pair.name, name, seed))
+    out: dict[tuple[str, str, int], Path] = {}
+    for (pair_name, name, seed), unit in zip(slots, execute(run, "evaluate", specs), strict=True):
+        out[(pair_name, name, seed)] = unit.path
         run.artifacts.setdefault("evaluate", []).append(
-            {"pair": pair.name, "method": name, "seed": seed, "path": str(unit.path)}
+            {"pair": pair_name, "method": name, "seed": seed, "path": str(unit.path)}
         )
     return out
 
@@ -334,110 +387,98 @@ def stage_evaluate(run: BenchRun, state: State) -> dict[tuple[str, str, int], Pa
 # ---------------------------------------------------------------------------------- retrain
 
 
+def _retrain(
+    run: BenchRun, pair: PairSpec, name: str, seed: int, reward: ModelRef, refs: DataRefs
+) -> Callable[[BuildContext], None]:
+    def build(ctx: BuildContext) -> None:
+        from rr_gym.bench.retrain import retrain_unit
+
+        model = None if reward.path is None else run.load(reward.path)
+        rows = retrain_unit(
+            pair,
+            name,
+            seed,
+            model,
+            reward.produces,
+            run.agent,
+            refs.summaries,
+            device=run.device,
+            progress=run.progress,
+        )
+        write_rows(ctx.path, rows)
+
+    return build
+
+
 def stage_retrain(run: BenchRun, state: State) -> dict[tuple[str, str, int], Path]:
     """Fresh agents on every learned reward (and BC's own policy), scored on true returns."""
-    from rr_gym.bench.retrain import retrain_unit
-
     datasets = needs(run, state, "datasets")
     rewards = needs(run, state, "rewards")
-    out: dict[tuple[str, str, int], Path] = {}
-    items = [(p, s, m) for p, s in seeds_and_pairs(run) for m in run.methods]
-    for pair, seed, name in _units(run, "retrain", items):
-        reward: ModelRef = rewards[(pair.name, name, seed)]
+    specs, slots = [], []
+    for pair, seed in seeds_and_pairs(run):
         refs: DataRefs = datasets[pair.name]
-        config = {
-            "agent": run.agent if reward.produces == "reward" else None,
-            "retrain": pair.sizes.get("retrain") or {},
-            "pair": {"name": pair.name, "kind": pair.kind, "options": pair.options},
-            "method": name,
-            "seed": seed,
-        }
-
-        def build(
-            ctx: BuildContext,
-            pair: PairSpec = pair,
-            seed: int = seed,
-            name: str = name,
-            reward: ModelRef = reward,
-            refs: DataRefs = refs,
-        ) -> None:
-            model = None if reward.path is None else run.load(reward.path)
-            rows = retrain_unit(
-                pair,
-                name,
-                seed,
-                model,
-                reward.produces,
-                run.agent,
-                refs.summaries,
-                device=run.device,
-                progress=run.progress,
-            )
-            write_rows(ctx.path, rows)
-
-        unit = run.cache.run("retrain", config, build, inputs=[reward.key])
-        run.record("retrain", unit)
-        run.emit(unit)
-        out[(pair.name, name, seed)] = unit.path
-    return out
+        for name in run.methods:
+            reward: ModelRef = rewards[(pair.name, name, seed)]
+            config = {
+                "agent": run.agent if reward.produces == "reward" else None,
+                "retrain": pair.sizes.get("retrain") or {},
+                "pair": _pair_config(pair),
+                "method": name,
+                "seed": seed,
+            }
+            build = _retrain(run, pair, name, seed, reward, refs)
+            specs.append(UnitSpec(config, build, [reward.key]))
+            slots.append((pair.name, name, seed))
+    return {s: u.path for s, u in zip(slots, execute(run, "retrain", specs), strict=True)}
 
 
 # ---------------------------------------------------------------------------------- steering
 
 
+def _steer(
+    run: BenchRun,
+    pair: PairSpec,
+    seed: int,
+    models: dict[str, ModelRef],
+    guides: dict[str, ModelRef],
+) -> Callable[[BuildContext], None]:
+    def build(ctx: BuildContext) -> None:
+        from rr_gym.bench.steering import steering_unit
+
+        loaded = {g: run.load(r.path) for g, r in guides.items() if r.path is not None}
+        rows = steering_unit(
+            pair, seed, load_models(run, models), loaded, ctx.path, progress=run.progress
+        )
+        write_rows(ctx.path, rows)
+
+    return build
+
+
 def stage_steering(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
     """Base vs reward-guided base vs expert planners, per (pair, seed) of the steered kinds."""
-    from rr_gym.bench.steering import steering_unit
-
-    kinds = None
-    out: dict[tuple[str, int], Path] = {}
     items = []
     for pair, seed in seeds_and_pairs(run):
         sizes = pair.sizes.get("steering") or {}
-        kinds = sizes.get("kinds", ["maze"])
-        if pair.kind in kinds and sizes.get("episodes", 0) > 0:
+        if pair.kind in sizes.get("kinds", ["maze"]) and sizes.get("episodes", 0) > 0:
             items.append((pair, seed))
     if not items:
-        return out
+        return {}
     diffusion = needs(run, state, "diffusion")
     rewards = needs(run, state, "rewards")
-    for pair, seed in _units(run, "steering", items):
-        sizes = pair.sizes.get("steering") or {}
+    specs, slots = [], []
+    for pair, seed in items:
+        sizes = pair.sizes["steering"]
         guides = [g for g in sizes.get("guides", ["relative_reward"]) if g in run.methods]
-        model_refs = diffusion[(pair.name, seed)]
+        models = diffusion[(pair.name, seed)]
         guide_refs = {g: rewards[(pair.name, g, seed)] for g in guides}
-        config = {
-            "steering": sizes,
-            "pair": {"name": pair.name, "kind": pair.kind, "options": pair.options},
-            "guides": guides,
-            "seed": seed,
-        }
-
-        def build(
-            ctx: BuildContext,
-            pair: PairSpec = pair,
-            seed: int = seed,
-            model_refs: Any = model_refs,
-            guide_refs: Any = guide_refs,
-        ) -> None:
-            models = load_models(run, model_refs)
-            loaded = {g: run.load(r.path) for g, r in guide_refs.items() if r.path is not None}
-            rows = steering_unit(pair, seed, models, loaded, ctx.path, progress=run.progress)
-            write_rows(ctx.path, rows)
-
-        inputs = [model_refs["base"].key, model_refs["expert"].key]
-        inputs += [r.key for r in guide_refs.values()]
-        unit = run.cache.run("steering", config, build, inputs=inputs)
-        run.record("steering", unit)
-        run.emit(unit)
-        out[(pair.name, seed)] = unit.path
+        config = {"steering": sizes, "pair": _pair_config(pair), "guides": guides, "seed": seed}
+        inputs = [models["base"].key, models["expert"].key, *(r.key for r in guide_refs.values())]
+        specs.append(UnitSpec(config, _steer(run, pair, seed, models, guide_refs), inputs))
+        slots.append((pair.name, seed))
+    out: dict[tuple[str, int], Path] = {}
+    for (pair_name, seed), unit in zip(slots, execute(run, "steering", specs), strict=True):
+        out[(pair_name, seed)] = unit.path
         run.artifacts.setdefault("steering", []).append(
-            {"pair": pair.name, "seed": seed, "path": str(unit.path)}
+            {"pair": pair_name, "seed": seed, "path": str(unit.path)}
         )
     return out
-
-
-def unit_rows(unit: CachedUnit) -> list[dict[str, Any]]:
-    """The rows stored with a unit (empty when none)."""
-    path = unit.path / "rows.json"
-    return json.loads(path.read_text()) if path.is_file() else []

@@ -1,0 +1,93 @@
+"""The shipped Hydra configs compose, suites select what they promise, overrides work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from rr_gym.bench.methods import METHODS
+from rr_gym.bench.pairs import expand_pairs
+from rr_gym.bench.runner import STAGES
+from rr_gym.errors import ConfigError
+
+
+@pytest.fixture
+def make_config() -> Iterator[Any]:
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="rr_gym.bench.conf", version_base="1.3"):
+
+        def make(*overrides: str) -> dict[str, Any]:
+            cfg = compose(config_name="config", overrides=list(overrides))
+            out = OmegaConf.to_container(cfg, resolve=True)
+            assert isinstance(out, dict)
+            return out
+
+        yield make
+    GlobalHydra.instance().clear()
+
+
+def test_default_suite(make_config) -> None:
+    cfg = make_config()
+    assert cfg["suite"]["name"] == "default"
+    assert list(cfg["pair"]) == ["umaze", "hopper"]
+    assert set(cfg["method"]) == {
+        "relative_reward",
+        "discriminator",
+        "noised_discriminator",
+        "gail",
+        "airl",
+        "bc",
+        "true_reward",
+    }
+    assert all(m["kind"] in METHODS for m in cfg["method"].values())
+    assert cfg["agent"]["algo"] == "ppo" and cfg["stages"] == list(STAGES)
+    pairs = expand_pairs(cfg["pair"], cfg["sizes"])
+    assert [p.name for p in pairs] == ["umaze-goal0", "umaze-goal6", "hopper-medium-expert"]
+    maze, hopper = pairs[1], pairs[2]
+    assert maze.base == pairs[0].base  # one base dataset for every goal
+    assert maze.options["goal_cell"] == [3, 1]
+    assert hopper.base.unit == hopper.expert.unit  # one PPO run gives both levels
+    assert hopper.sizes["diffusion"]["denoiser"] == "mlp"
+
+
+def test_smoke_suite_and_overrides(make_config) -> None:
+    cfg = make_config(
+        "suite=smoke",
+        "method=[relative_reward,gail]",
+        "seeds=[0,1]",
+        "sizes.retrain.timesteps=999",
+        "agent=sac",
+    )
+    assert cfg["suite"]["name"] == "smoke"
+    assert list(cfg["method"]) == ["relative_reward", "gail"]
+    assert cfg["seeds"] == [0, 1] and cfg["agent"]["algo"] == "sac"
+    pairs = expand_pairs(cfg["pair"], cfg["sizes"])
+    assert [p.name for p in pairs] == ["umaze-goal6", "hopper-medium-expert"]
+    assert pairs[0].sizes["retrain"]["timesteps"] == 999
+    assert pairs[1].sizes["retrain"]["timesteps"] == 512  # locomotion.overrides wins
+
+
+def test_paper_suite(make_config) -> None:
+    cfg = make_config("suite=paper", "sizes.locomotion.source=minari")
+    assert cfg["seeds"] == [0, 1, 2, 3, 4]
+    pairs = expand_pairs(cfg["pair"], cfg["sizes"])
+    assert len([p for p in pairs if p.kind == "maze"]) == 7 + 8 + 8 + 8  # umaze has 7 cells
+    loco = [p for p in pairs if p.kind == "locomotion"]
+    assert [p.task for p in loco] == ["hopper", "halfcheetah", "walker2d"]
+    assert loco[0].base.dataset_id == "mujoco/hopper/medium-replay-v0"
+    assert (
+        pairs[0].sizes["diffusion"]["horizon"] == 256
+        and loco[0].sizes["diffusion"]["horizon"] == 32
+    )
+
+
+def test_bad_pair_kind_is_refused() -> None:
+    with pytest.raises(ConfigError, match="kind"):
+        expand_pairs({"x": {"kind": "nope"}}, {})
+    with pytest.raises(ConfigError, match="does not exist"):
+        expand_pairs({"umaze": {"kind": "maze", "goals": [9]}}, {})
