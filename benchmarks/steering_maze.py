@@ -32,10 +32,10 @@ import gymnasium_robotics
 import numpy as np
 
 import rr_gym
+from rr_gym.bench.steering import run_condition, steering_conditions
 from rr_gym.data import generate_pointmaze, make_windows
 from rr_gym.data.maze import GOAL_CELLS, make_goal_env
 from rr_gym.normalizer import Normalizer
-from rr_gym.planning import DiffusionPlanner, evaluate_policy
 from rr_gym.utils.device import resolve_device
 
 gym.register_envs(gymnasium_robotics)
@@ -134,22 +134,20 @@ def main() -> None:
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         base, expert, reward = train_models(args, seed, args.out)
-        conditions: list[tuple[str, float, object, object]] = [("base", 0.0, base, None)]
-        conditions += [("guided", float(s), base, reward) for s in args.scales.split(",")]
-        conditions.append(("expert", 0.0, expert, None))
-        for name, scale, model, guide in conditions:
-            env = gym.vector.SyncVectorEnv([lambda: make_goal_env(args.maze, cell)] * args.n_envs)
-            planner = DiffusionPlanner(
-                model,  # type: ignore[arg-type]
-                guide,  # type: ignore[arg-type]
-                scale=scale,
+        conditions = steering_conditions(
+            base, expert, {"guided": reward}, scales=[float(s) for s in args.scales.split(",")]
+        )
+        for condition in conditions:
+            name, scale = condition.name.split("@")[0], condition.scale
+            stats = run_condition(
+                condition,
+                lambda: make_goal_env(args.maze, cell),
+                episodes=args.episodes,
+                n_envs=args.n_envs,
+                seed=1000 * seed,
                 t_stopgrad=args.t_stopgrad,
                 replan_every=args.replan_every,
-                action_space=env.single_action_space,
-                seed=seed,
             )
-            stats = evaluate_policy(planner, env, args.episodes, seed=1000 * seed, progress=False)
-            env.close()
             row = {"seed": seed, "condition": name, "scale": scale, **stats.summary()}
             rows.append(row)
             logger.info(
