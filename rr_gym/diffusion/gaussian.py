@@ -136,9 +136,12 @@ class GaussianDiffusion(nn.Module, Checkpointable):
             return Prediction(self.schedule.predict_x0(xt, t, out), out)
         return Prediction(out, self.schedule.predict_eps(xt, t, out))
 
-    def p_mean_variance(self, xt: torch.Tensor, t: torch.Tensor) -> Posterior:
-        """``p(x_{t-1} | x_t)``: the posterior ``q(x_{t-1} | x_t, x0)`` at the predicted ``x0``."""
-        x0 = self.predict(xt, t).x0
+    def p_mean_variance(
+        self, xt: torch.Tensor, t: torch.Tensor, prediction: Prediction | None = None
+    ) -> Posterior:
+        """``p(x_{t-1} | x_t)``: the posterior ``q(x_{t-1} | x_t, x0)`` at the predicted ``x0``
+        (``prediction``, when given, is this model's :meth:`predict` at ``(xt, t)``, reused)."""
+        x0 = (prediction or self.predict(xt, t)).x0
         if self.clip_denoised is not None:
             x0 = x0.clamp(-self.clip_denoised, self.clip_denoised)
         return self.schedule.posterior(x0, xt, t)

@@ -148,16 +148,16 @@ class GradientMatchingTrainer(Trainer):
 
     def compute_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         xt, t = self._noisy_batch(batch)
-        with torch.no_grad():
+        with torch.no_grad():  # one forward of each frozen model
+            base, expert = self.base.predict(xt, t), self.expert.predict(xt, t)
             if self.target == "posterior_mean" or self.eval_at == "posterior_mean":
-                m_base = self.base.posterior_mean(xt, t)
+                m_base = self.base.p_mean_variance(xt, t, base).mean
             if self.target == "posterior_mean":
-                goal = self.expert.posterior_mean(xt, t) - m_base
+                goal = self.expert.p_mean_variance(xt, t, expert).mean - m_base
                 weight = torch.ones_like(t, dtype=xt.dtype)
             else:
                 sigma = self.base.schedule.coef("sqrt_one_minus_alphas_cumprod", t, xt)
-                eps_diff = self.expert.predict(xt, t).eps - self.base.predict(xt, t).eps
-                goal = -eps_diff / sigma
+                goal = -(expert.eps - base.eps) / sigma
                 weight = sigma.reshape(-1) ** 2
         point = (m_base if self.eval_at == "posterior_mean" else xt).detach().requires_grad_(True)
         rho = self.reward(point, t)
