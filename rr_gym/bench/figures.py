@@ -72,6 +72,7 @@ def heatmaps(records: list[dict[str, Any]], out: Path) -> list[str]:
             ax.plot((a[1] + 0.5) * res - 0.5, (a[0] + 0.5) * res - 0.5, "wx", markersize=8)
             ax.set_title(f"{r['pair']}\n{r['method']}", fontsize=8)
         fig.suptitle(f"{maze}: reward over positions (red star: goal; white cross: argmax)")
+        fig.tight_layout()
         names.append(_save(fig, out / f"heatmaps_{maze}.png"))
     return names
 

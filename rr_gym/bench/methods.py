@@ -188,7 +188,7 @@ class RelativeRewardMethod(Method):
         )
         extra = {
             k: ctx.options[k]
-            for k in ("target", "eval_at", "l2", "source", "hidden_dim", "depth", "time_dim", "lr")
+            for k in ("target", "eval_at", "l2", "source", "depth", "time_dim", "lr")
             if ctx.options.get(k) is not None
         }
         reward = rr_gym.extract_reward(
@@ -198,6 +198,7 @@ class RelativeRewardMethod(Method):
             steps=int(ctx.size("reward", "steps")),
             batch_size=int(ctx.size("reward", "batch_size", 256)),
             window=int(ctx.options.get("window") or 1),
+            hidden_dim=int(ctx.size("reward", "hidden_dim", 256)),
             seed=ctx.seed,
             device=ctx.device,
             progress=ctx.progress,
