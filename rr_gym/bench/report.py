@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,8 +179,10 @@ def _steering_table(df: pd.DataFrame) -> str:
     )
 
 
-def timing_table(timings: dict[str, Any]) -> str:
-    """Per-stage wall time of this run, units built / cached, and what the cached took."""
+def timing_table(timings: dict[str, Any], wall_seconds: float, jobs: int) -> str:
+    """Per-stage time of the units built in this run (summed over units: stages overlap
+    when ``jobs > 1``), units built / cached, what the cached ones took, and the run's
+    wall time."""
     rows, total = [], 0.0
     for stage, t in timings.items():
         t = t if isinstance(t, dict) else vars(t)
@@ -188,15 +191,19 @@ def timing_table(timings: dict[str, Any]) -> str:
             [stage, f"{t['seconds']:.1f}", t["built"], t["cached"], f"{t['cached_seconds']:.1f}"]
         )
     rows.append(["**total**", f"{total:.1f}", "", "", ""])
-    return markdown_table(
+    table = markdown_table(
         [
             "stage",
-            "seconds (this run)",
+            "unit seconds built now",
             "units built",
             "units cached",
             "seconds when cached units were built",
         ],
         rows,
+    )
+    return (
+        f"{table}\n\nWall time of this run: {wall_seconds:.0f} s with {jobs} worker "
+        f"process{'es' if jobs > 1 else ''} (units of different stages run side by side)."
     )
 
 
@@ -232,7 +239,8 @@ def write_report(run: BenchRun) -> Path:
             continue
         sections.append(f"## {title}\n\n{table}\n")
         sections += [f"![{figure}](figures/{name})\n" for name in made.get(figure, [])]
-    sections.append(f"## Wall time per stage\n\n{timing_table(run.timings)}\n")
+    wall = time.perf_counter() - run.started
+    sections.append(f"## Wall time per stage\n\n{timing_table(run.timings, wall, run.jobs)}\n")
     path = run.out_dir / "report.md"
     atomic_write_text(path, "\n".join(sections))
     return path

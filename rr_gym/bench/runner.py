@@ -1,10 +1,11 @@
 """Running a suite: the run context, the stage order, timings, and the entry point.
 
-:func:`run_bench` takes the resolved config as plain data (the Hydra app converts it) and
-runs the selected stages in order. Each stage is a set of cached units
-(:class:`~rr_gym.bench.cache.StageCache`); each unit's result rows are stored with it and
-(re-)emitted into ``results.csv`` whether it was built now or found in the cache, so a
-rerun rebuilds nothing and still writes the complete table.
+:func:`run_bench` takes the resolved config as plain data (the Hydra app converts it), lets
+the selected stages plan their units (:class:`~rr_gym.bench.scheduler.UnitPlan`), builds
+them as one dependency graph (in ``jobs`` worker processes) and writes the report. Each
+unit's result rows are stored with it and (re-)emitted into ``results.csv`` whether it was
+built now or found in the cache, so a rerun rebuilds nothing and still writes the complete
+table.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rr_gym.bench.cache import CachedUnit, StageCache
 from rr_gym.bench.methods import METHODS
 from rr_gym.bench.pairs import PairSpec, expand_pairs
 from rr_gym.bench.results import ResultRow, ResultsTable
+from rr_gym.bench.scheduler import UnitPlan
 from rr_gym.errors import ConfigError
 from rr_gym.utils.io import atomic_write_text
 
@@ -43,10 +45,10 @@ STAGES: tuple[str, ...] = (
 
 @dataclass
 class StageTiming:
-    """Wall time of one stage in this run.
+    """Time of one stage's units in this run (stages overlap, so these are unit times).
 
     Attributes:
-        seconds: wall time of the stage in this run.
+        seconds: wall time of the units built now, summed over units.
         built: units built now.
         cached: units found in the cache.
         cached_seconds: what the cached units originally took.
@@ -78,6 +80,8 @@ class BenchRun:
         config: the whole resolved config (saved with the results).
         timings: per-stage timings.
         artifacts: stage -> unit folders whose files the report reads.
+        plan: the units the stages planned.
+        started: ``time.perf_counter()`` at the start of the run.
     """
 
     suite: str
@@ -95,23 +99,32 @@ class BenchRun:
     config: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, StageTiming] = field(default_factory=dict)
     artifacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    plan: UnitPlan = field(init=False)
+    started: float = field(default_factory=time.perf_counter)
     _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        self.plan = UnitPlan(self.cache)
+
     def __getstate__(self) -> dict[str, Any]:
-        """What a worker process gets: no loaded models, no nested progress bars."""
+        """What a worker process gets: no loaded models, no plan, no nested progress bars."""
         state = dict(self.__dict__)
         state["_loaded"] = {}
+        state["plan"] = None
         state["progress"] = False
         return state
 
-    def record(self, stage: str, unit: CachedUnit) -> None:
-        """Count ``unit`` in the stage's timing."""
-        timing = self.timings.setdefault(stage, StageTiming())
+    def record(self, unit: CachedUnit) -> None:
+        """Count ``unit`` in its stage's timing and emit its rows."""
+        timing = self.timings.setdefault(unit.stage, StageTiming())
         if unit.hit:
             timing.cached += 1
             timing.cached_seconds += unit.seconds
         else:
             timing.built += 1
+            timing.seconds += unit.seconds
+        self.emit(unit)
+        _write_timings(self.out_dir, self.timings)
 
     def emit(self, unit: CachedUnit) -> None:
         """Append the unit's stored rows (``rows.json``) to results, stamped with the suite."""
@@ -232,7 +245,6 @@ def run_bench(
     """
     from rr_gym.bench import stages as stage_impl
 
-    start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in (config.get("seeds") or [])]
@@ -255,21 +267,26 @@ def run_bench(
         config=dict(config),
     )
     atomic_write_text(out / "config.json", json.dumps(run.config, indent=2, default=str))
-    report_path = None
+    stages = _stages(config)
     state: dict[str, Any] = {}
-    for stage in _stages(config):
-        tick = time.perf_counter()
-        logger.info("stage %s", stage)
-        if stage == "report":
-            from rr_gym.bench.report import write_report
-
-            report_path = write_report(run)
-        else:
+    for stage in stages:
+        if stage != "report" and stage not in state:
             state[stage] = getattr(stage_impl, f"stage_{stage}")(run, state)
-        run.timings.setdefault(stage, StageTiming()).seconds = time.perf_counter() - tick
-        _write_timings(out, run.timings)
+    for stage in STAGES:  # every planned stage has a timing, even when all of it is cached
+        if stage in state:
+            run.timings.setdefault(stage, StageTiming())
+    logger.info("%d units in stages %s", len(run.plan), [s for s in STAGES if s in state])
+    run.plan.run(
+        jobs=run.jobs, threads=run.torch_threads, progress=run.progress, on_done=run.record
+    )
+    _write_timings(out, run.timings)
+    report_path = None
+    if "report" in stages:
+        from rr_gym.bench.report import write_report
+
+        report_path = write_report(run)
     return BenchSummary(
-        out, run.results.path, report_path, run.timings, time.perf_counter() - start
+        out, run.results.path, report_path, run.timings, time.perf_counter() - run.started
     )
 
 

@@ -1,10 +1,11 @@
 """The bench's stages: datasets, diffusion models, rewards, evaluation, retraining, steering.
 
-Each ``stage_<name>(run, state)`` lists its units (:class:`UnitSpec`: a config, the keys of
-its inputs and a build function), runs them through :func:`execute` (the cache skips the
-finished ones; with ``jobs > 1`` the others run in parallel worker processes), emits their
-result rows and returns what later stages need. A stage asks for the stages it depends on
-through :func:`needs`, so any subset of stages can be run.
+Each ``stage_<name>(run, state)`` plans its units (:class:`~rr_gym.bench.scheduler.UnitSpec`:
+a config, the keys of its inputs and a build function) into ``run.plan`` and returns what
+later stages need to plan theirs: keys and folders, known before anything is built. Build
+functions read their inputs' files only when they run. A stage asks for the stages it
+depends on through :func:`needs`, so any subset of stages can be run;
+:meth:`~rr_gym.bench.scheduler.UnitPlan.run` then builds everything as a dependency graph.
 """
 
 from __future__ import annotations
@@ -18,21 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from rr_gym.bench.cache import BuildContext, CachedUnit, StageCache, config_hash
+from rr_gym.bench.cache import BuildContext, config_hash
 from rr_gym.bench.data import PairData, build_dataset_unit, dataset_source
 from rr_gym.bench.methods import METHODS, DiffusionModels, FitContext
 from rr_gym.bench.pairs import DatasetRef, PairSpec
 from rr_gym.bench.runner import BenchRun, row, seeds_and_pairs, write_rows
+from rr_gym.bench.scheduler import UnitSpec
 from rr_gym.errors import ConfigError
 from rr_gym.utils.io import atomic_write_text
 
 __all__ = [
     "DataRefs",
     "ModelRef",
-    "UnitSpec",
-    "execute",
     "needs",
     "stage_datasets",
     "stage_diffusion",
@@ -48,79 +47,35 @@ State = dict[str, Any]
 
 
 def needs(run: BenchRun, state: State, stage: str) -> Any:
-    """The output of ``stage``, running it first when this run has not yet."""
+    """The output of ``stage``, planning it first when this run has not yet."""
     if stage not in state:
         state[stage] = globals()[f"stage_{stage}"](run, state)
     return state[stage]
 
 
-@dataclass
-class UnitSpec:
-    """One unit of a stage: what is hashed, what it consumes, how it is built."""
-
-    config: dict[str, Any]
-    build: Callable[[BuildContext], Any]
-    inputs: list[str]
-
-
-def _worker(root: str, stage: str, spec: UnitSpec, threads: int) -> tuple[str, bool, float, str]:
-    """Run one unit in a worker process; returns ``(key, hit, seconds, path)``."""
-    import torch
-
-    torch.set_num_threads(threads)
-    unit = StageCache(root).run(stage, spec.config, spec.build, inputs=spec.inputs)
-    return unit.key, unit.hit, unit.seconds, str(unit.path)
-
-
-def execute(run: BenchRun, stage: str, specs: list[UnitSpec]) -> list[CachedUnit]:
-    """Find or build every unit (each distinct key once), in order of ``specs``.
-
-    Units missing from the cache are built in this process, or with ``run.jobs > 1`` in
-    that many worker processes (joblib/loky). Each unit is counted in the stage's timing
-    and its rows are emitted once.
-    """
-    keys = [config_hash(stage, s.config, s.inputs) for s in specs]
-    unique = dict(zip(keys, specs, strict=True))
-    units: dict[str, CachedUnit] = {}
-    todo = []
-    for key, spec in unique.items():
-        path = run.cache.get(stage, key)
-        if path is not None:
-            units[key] = run.cache.run(stage, spec.config, spec.build, inputs=spec.inputs)
-        else:
-            todo.append((key, spec))
-    bar = tqdm(
-        total=len(unique), initial=len(units), desc=stage, unit="unit", disable=not run.progress
-    )
-    with bar:
-        if run.jobs > 1 and len(todo) > 1:
-            from joblib import Parallel, delayed
-
-            parallel = Parallel(n_jobs=min(run.jobs, len(todo)), return_as="generator_unordered")
-            jobs = (
-                delayed(_worker)(str(run.cache.root), stage, spec, run.torch_threads)
-                for _, spec in todo
-            )
-            for key, hit, seconds, path in parallel(jobs):
-                units[key] = CachedUnit(stage, key, Path(path), hit, seconds)
-                bar.update(1)
-        else:
-            for key, spec in todo:
-                units[key] = run.cache.run(stage, spec.config, spec.build, inputs=spec.inputs)
-                bar.update(1)
-    for key in unique:
-        run.record(stage, units[key])
-        run.emit(units[key])
-    return [units[key] for key in keys]
-
-
 @dataclass(frozen=True)
 class DataRefs:
-    """Where a pair's datasets are: what ``load_dataset`` opens, and cache keys."""
+    """Where a pair's datasets are: what ``load_dataset`` opens, and cache keys.
+
+    Attributes:
+        sources: role (``base``, ``expert``) -> what ``load_dataset`` opens.
+        keys: role -> the dataset unit's key.
+        summary_files: role -> (the unit's ``summary.json``, the dataset id), or None for
+            a dataset that is not generated.
+    """
 
     sources: dict[str, str]
     keys: dict[str, str]
-    summaries: dict[str, dict[str, Any]]
+    summary_files: dict[str, tuple[Path, str] | None]
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        """Role -> episodes, steps and mean return of the generated datasets (read once
+        they are built)."""
+        out: dict[str, dict[str, Any]] = {}
+        for role, entry in self.summary_files.items():
+            if entry is not None:
+                out[role] = json.loads(entry[0].read_text()).get(entry[1], {})
+        return out
 
     def data(self, pair: PairSpec, progress: bool = False) -> PairData:
         """Train / held-out views of the pair's datasets."""
@@ -134,11 +89,26 @@ class DataRefs:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A trained model in the cache (``path`` None: the env's own reward)."""
+    """A model unit in the cache, planned or built.
+
+    Attributes:
+        key: the unit's key.
+        unit: the unit's folder.
+        produces: ``"reward"`` or ``"policy"``.
+    """
 
     key: str
-    path: Path | None
+    unit: Path
     produces: str = "reward"
+
+    @property
+    def path(self) -> Path | None:
+        """The saved model, or None for a method without one (the env's own reward); read
+        when the unit is built."""
+        info = self.unit / "info.json"
+        if info.is_file() and not json.loads(info.read_text())["has_model"]:
+            return None
+        return self.unit / "model"
 
 
 def _pair_config(pair: PairSpec) -> dict[str, Any]:
@@ -181,17 +151,16 @@ def stage_datasets(run: BenchRun, state: State) -> dict[str, DataRefs]:
                 continue
             specs.append(UnitSpec(ref.unit, _build_dataset(ref, run.progress), []))
             slots.append((pair.name, role))
-    built = dict(zip(slots, execute(run, "datasets", specs), strict=True))
+    planned = dict(zip(slots, run.plan.add("datasets", specs), strict=True))
     out: dict[str, DataRefs] = {}
     for pair in run.pairs:
         sources, keys, summaries = {}, {}, {}
         for role in ("base", "expert"):
             ref = getattr(pair, role)
-            unit = built.get((pair.name, role))
+            unit = planned.get((pair.name, role))
             sources[role] = dataset_source(ref, None if unit is None else unit.path)
             keys[role] = config_hash("datasets", ref.unit) if unit is None else unit.key
-            summary = {} if unit is None else json.loads((unit.path / "summary.json").read_text())
-            summaries[role] = summary.get(ref.dataset_id, {})
+            summaries[role] = None if unit is None else (unit.path / "summary.json", ref.dataset_id)
         out[pair.name] = DataRefs(sources, keys, summaries)
     return out
 
@@ -266,8 +235,8 @@ def stage_diffusion(run: BenchRun, state: State) -> dict[tuple[str, int], dict[s
             specs.append(UnitSpec(config, build, [refs.keys[role], refs.keys["base"]]))
             slots.append((pair.name, seed, role))
     out: dict[tuple[str, int], dict[str, ModelRef]] = {}
-    for (name, seed, role), unit in zip(slots, execute(run, "diffusion", specs), strict=True):
-        out.setdefault((name, seed), {})[role] = ModelRef(unit.key, unit.path / "model")
+    for (name, seed, role), unit in zip(slots, run.plan.add("diffusion", specs), strict=True):
+        out.setdefault((name, seed), {})[role] = ModelRef(unit.key, unit.path)
     return out
 
 
@@ -333,10 +302,9 @@ def stage_rewards(run: BenchRun, state: State) -> dict[tuple[str, str, int], Mod
             specs.append(UnitSpec(config, _fit(run, pair, name, seed, refs, models), inputs))
             slots.append((pair.name, name, seed))
     out: dict[tuple[str, str, int], ModelRef] = {}
-    for slot, unit in zip(slots, execute(run, "rewards", specs), strict=True):
-        info = json.loads((unit.path / "info.json").read_text())
-        path = unit.path / "model" if info["has_model"] else None
-        out[slot] = ModelRef(unit.key, path, info["produces"])
+    for (pair_name, name, seed), unit in zip(slots, run.plan.add("rewards", specs), strict=True):
+        produces = METHODS[run.methods[name]["kind"]].produces
+        out[(pair_name, name, seed)] = ModelRef(unit.key, unit.path, produces)
     return out
 
 
@@ -376,7 +344,7 @@ def stage_evaluate(run: BenchRun, state: State) -> dict[tuple[str, str, int], Pa
             specs.append(UnitSpec(config, _evaluate(run, pair, name, seed, reward, refs), inputs))
             slots.append((pair.name, name, seed))
     out: dict[tuple[str, str, int], Path] = {}
-    for (pair_name, name, seed), unit in zip(slots, execute(run, "evaluate", specs), strict=True):
+    for (pair_name, name, seed), unit in zip(slots, run.plan.add("evaluate", specs), strict=True):
         out[(pair_name, name, seed)] = unit.path
         run.artifacts.setdefault("evaluate", []).append(
             {"pair": pair_name, "method": name, "seed": seed, "path": str(unit.path)}
@@ -401,7 +369,7 @@ def _retrain(
             model,
             reward.produces,
             run.agent,
-            refs.summaries,
+            refs.summaries(),
             device=run.device,
             progress=run.progress,
         )
@@ -429,7 +397,7 @@ def stage_retrain(run: BenchRun, state: State) -> dict[tuple[str, str, int], Pat
             build = _retrain(run, pair, name, seed, reward, refs)
             specs.append(UnitSpec(config, build, [reward.key]))
             slots.append((pair.name, name, seed))
-    return {s: u.path for s, u in zip(slots, execute(run, "retrain", specs), strict=True)}
+    return {s: u.path for s, u in zip(slots, run.plan.add("retrain", specs), strict=True)}
 
 
 # ---------------------------------------------------------------------------------- steering
@@ -476,7 +444,7 @@ def stage_steering(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
         specs.append(UnitSpec(config, _steer(run, pair, seed, models, guide_refs), inputs))
         slots.append((pair.name, seed))
     out: dict[tuple[str, int], Path] = {}
-    for (pair_name, seed), unit in zip(slots, execute(run, "steering", specs), strict=True):
+    for (pair_name, seed), unit in zip(slots, run.plan.add("steering", specs), strict=True):
         out[(pair_name, seed)] = unit.path
         run.artifacts.setdefault("steering", []).append(
             {"pair": pair_name, "seed": seed, "path": str(unit.path)}
