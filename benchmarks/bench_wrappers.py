@@ -74,13 +74,15 @@ def _median_pair(
     return statistics.median(r), statistics.median(w)
 
 
-def bench_env(env_id: str, steps: int, repeats: int, seed: int) -> list[dict[str, Any]]:
-    """Rows of the results table for one env id."""
+def bench_env(
+    env_id: str, steps: int, repeats: int, seed: int, hidden_dim: int = 256
+) -> list[dict[str, Any]]:
+    """Rows of the results table for one env id (reward MLP ``hidden_dim`` x 3)."""
     probe = gym.make(env_id)
     layout = infer_layout(probe.observation_space, probe.action_space)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = RelativeRewardModel(layout).eval()  # extract_reward's default size
+        model = RelativeRewardModel(layout, hidden_dim=hidden_dim).eval()
     gen = np.random.default_rng(seed)
     low, high = probe.action_space.low, probe.action_space.high
     single_actions = gen.uniform(low, high, size=(steps, *low.shape)).astype(np.float32)
@@ -164,6 +166,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="alternating runs; median")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--hidden-dim", type=int, default=256, help="reward MLP width (256: the default size)"
+    )
     parser.add_argument("--envs", default=",".join(ENVS))
     parser.add_argument(
         "--clock",
@@ -178,10 +183,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows: list[dict[str, Any]] = []
     for env_id in args.envs.split(","):
-        rows += bench_env(env_id, args.steps, args.repeats, args.seed)
+        rows += bench_env(env_id, args.steps, args.repeats, args.seed, args.hidden_dim)
     print(
         f"CPU: {platform.processor() or platform.machine()}, torch threads {args.threads}, "
-        f"{args.steps} env steps per run, median of {args.repeats}, {args.clock} clock"
+        f"{args.steps} env steps per run, median of {args.repeats}, {args.clock} clock, "
+        f"reward MLP {args.hidden_dim} x 3"
     )
     print(markdown(rows))
     if args.json:
