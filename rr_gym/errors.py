@@ -14,6 +14,7 @@ __all__ = [
     "DatasetNotFoundError",
     "IncompatibleModelsError",
     "RRGymError",
+    "TrainingDivergedError",
 ]
 
 
@@ -43,3 +44,7 @@ class IncompatibleModelsError(RRGymError, ValueError):
 
 class CheckpointError(RRGymError):
     """A checkpoint is missing, truncated, tampered with, or of an unknown format version."""
+
+
+class TrainingDivergedError(RRGymError, FloatingPointError):
+    """A training loss became NaN or infinite (raised before a checkpoint would store it)."""

@@ -7,6 +7,7 @@ import abc
 import copy
 import dataclasses
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from rr_gym.checkpoint import Checkpointable, read_checkpoint, write_checkpoint
-from rr_gym.errors import CheckpointError, ConfigError
+from rr_gym.errors import CheckpointError, ConfigError, TrainingDivergedError
 from rr_gym.utils.ema import EMA
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer"]
@@ -216,12 +217,16 @@ class Trainer(abc.ABC):
                     self.ema.update(self.module)
                 self.step += 1
                 bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                log = self.step % cfg.log_every == 0 or self.step == cfg.steps
+                save = bool(cfg.checkpoint_every) and self.step % cfg.checkpoint_every == 0
+                if log or save:
+                    self._check_finite(loss)
+                if log:
                     entry = {"step": float(self.step), "loss": loss.item()}
                     entry.update({k: v.item() for k, v in logs.items()})
                     self.history.append(entry)
                     bar.set_postfix(loss=f"{entry['loss']:.4g}")
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                if save:
                     self.save_checkpoint()
         if cfg.checkpoint_dir is not None and self.step > start_step:
             self.save_checkpoint()
@@ -233,6 +238,16 @@ class Trainer(abc.ABC):
             wall_time_s=elapsed,
             steps_per_s=done / elapsed if elapsed > 0 else 0.0,
         )
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        """Raise when ``loss`` is NaN or infinite (checked at log and checkpoint steps)."""
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDivergedError(
+                f"{type(self).__name__} diverged: loss {value} at step {self.step}; expected a "
+                "finite loss. Check the data's normaliser (a near-constant dimension gives a "
+                "tiny scale), lower lr, or set grad_clip"
+            )
 
     # ------------------------------------------------------------------ state
     def save_checkpoint(self) -> None:

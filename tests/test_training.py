@@ -12,7 +12,7 @@ import torch
 from rr_gym.checkpoint import load, read_checkpoint
 from rr_gym.diffusion import GaussianDiffusion
 from rr_gym.diffusion.training import DiffusionTrainer
-from rr_gym.errors import CheckpointError, ConfigError, DataError
+from rr_gym.errors import CheckpointError, ConfigError, DataError, TrainingDivergedError
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel
 from rr_gym.training import TrainConfig, Trainer
 from tests._factories import gaussian, mlp_diffusion, relative_reward
@@ -275,3 +275,18 @@ def test_cuda_training_resumes_on_cuda(tmp_path: Path) -> None:
     full.fit()
     for key, value in full.module.state_dict().items():
         torch.testing.assert_close(resumed.module.state_dict()[key], value)
+
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_a_diverged_loss_raises_before_a_checkpoint_stores_it(name: str, tmp_path: Path) -> None:
+    trainer = TRAINERS[name](_config(8, tmp_path / "ckpt", checkpoint_every=4))
+    compute_loss = trainer.compute_loss
+
+    def diverging(batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss, logs = compute_loss(batch)
+        return loss * torch.tensor(float("nan")) if trainer.step >= 2 else loss, logs
+
+    trainer.compute_loss = diverging  # type: ignore[method-assign]
+    with pytest.raises(TrainingDivergedError, match=r"loss nan at step 4.*normaliser"):
+        trainer.fit()
+    assert not (tmp_path / "ckpt" / "trainer").exists()
