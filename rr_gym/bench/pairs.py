@@ -99,6 +99,11 @@ class PairKind:
     #: Whether the datasets' own rewards are the task's reward (else :meth:`true_reward` is
     #: the reference of reward-quality metrics).
     exact_dataset_reward: bool = False
+    #: The datasets the diffusion models' shared normaliser is fit on. Both, by default: a
+    #: normaliser fit on the base data alone can give a dimension that barely moves in it
+    #: (a joint a medium Hopper policy holds still: std 0.004) a scale that puts the
+    #: expert's data hundreds of units out, where training diverges.
+    normalizer_roles: tuple[str, ...] = ("base", "expert")
 
     def expand(
         self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]
@@ -151,6 +156,9 @@ class MazeKind(PairKind):
     """
 
     observation_key = "observation"
+    # The random-goal base data covers the whole maze, so its normaliser suits every goal's
+    # data, and one base model serves all the goals of a maze.
+    normalizer_roles = ("base",)
 
     def expand(
         self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]

@@ -27,6 +27,7 @@ from rr_gym.bench.pairs import DatasetRef, PairSpec
 from rr_gym.bench.runner import BenchRun, row, seeds_and_pairs, write_rows
 from rr_gym.bench.scheduler import UnitSpec
 from rr_gym.errors import ConfigError
+from rr_gym.normalizer import Normalizer
 from rr_gym.utils.io import atomic_write_text
 
 __all__ = [
@@ -149,7 +150,9 @@ def stage_datasets(run: BenchRun, state: State) -> dict[str, DataRefs]:
             if ref.unit.get("source") == "minari":
                 load_dataset(ref.dataset_id)  # DatasetNotFoundError offline, naming the id
                 continue
-            specs.append(UnitSpec(ref.unit, _build_dataset(ref, run.progress), []))
+            specs.append(
+                UnitSpec(ref.unit, _build_dataset(ref, run.progress and run.jobs <= 1), [])
+            )
             slots.append((pair.name, role))
     planned = dict(zip(slots, run.plan.add("datasets", specs), strict=True))
     out: dict[str, DataRefs] = {}
@@ -189,7 +192,9 @@ def _train_diffusion(
         sizes = pair.sizes["diffusion"]
         shape = window_shape(pair)
         data = refs.data(pair)
-        norm = data.windows("base", **shape).fit_normalizer(sizes.get("normalizer", "gaussian"))
+        roles = pair.kind_impl.normalizer_roles
+        windows = np.concatenate([data.windows(r, **shape).windows for r in roles])  # type: ignore[arg-type]
+        norm = Normalizer.fit(windows, sizes.get("normalizer", "gaussian"))
         model = rr_gym.train_diffusion(
             data.windows(role, **shape),  # type: ignore[arg-type]
             horizon=shape["horizon"],
@@ -214,8 +219,9 @@ def _train_diffusion(
 
 
 def stage_diffusion(run: BenchRun, state: State) -> dict[tuple[str, int], dict[str, ModelRef]]:
-    """Base and expert diffusion models per (pair, seed); the normaliser is fit on the base
-    data, so one base model serves every expert of the same base (maze goals)."""
+    """Base and expert diffusion models per (pair, seed), with one normaliser fit on the
+    datasets of ``PairKind.normalizer_roles`` (maze: the base data alone, so one base model
+    serves every goal of a maze)."""
     datasets = needs(run, state, "datasets")
     specs, slots = [], []
     for pair, seed in seeds_and_pairs(run):
@@ -225,14 +231,18 @@ def stage_diffusion(run: BenchRun, state: State) -> dict[tuple[str, int], dict[s
             config = {
                 "dataset": ref.unit,
                 "dataset_id": ref.dataset_id,
-                "normalizer_data": [pair.base.unit, pair.base.dataset_id],
+                "normalizer_data": [
+                    [getattr(pair, r).unit, getattr(pair, r).dataset_id]
+                    for r in pair.kind_impl.normalizer_roles
+                ],
                 "diffusion": pair.sizes["diffusion"],
                 "holdout_every": pair.sizes.get("holdout_every", 10),
                 "seed": seed,
             }
             window_shape(pair)  # validates
             build = _train_diffusion(run, pair, refs, role, seed)
-            specs.append(UnitSpec(config, build, [refs.keys[role], refs.keys["base"]]))
+            inputs = [refs.keys[role], *(refs.keys[r] for r in pair.kind_impl.normalizer_roles)]
+            specs.append(UnitSpec(config, build, inputs))
             slots.append((pair.name, seed, role))
     out: dict[tuple[str, int], dict[str, ModelRef]] = {}
     for (name, seed, role), unit in zip(slots, run.plan.add("diffusion", specs), strict=True):
