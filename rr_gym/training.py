@@ -25,6 +25,9 @@ __all__ = ["TrainConfig", "TrainResult", "Trainer"]
 
 logger = logging.getLogger(__name__)
 
+#: Consecutive non-finite gradients after which training is declared diverged.
+_MAX_SKIP_RUN = 10
+
 
 @dataclass
 class TrainConfig:
@@ -141,6 +144,8 @@ class Trainer(abc.ABC):
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self.skipped_steps = 0  # steps whose gradient was not finite (no update was made)
+        self._skip_run = 0  # consecutive such steps
 
     # ------------------------------------------------------------------ subclass API
     @abc.abstractmethod
@@ -210,11 +215,10 @@ class Trainer(abc.ABC):
                 loss, logs = self.compute_loss(self.sample_batch())
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                if cfg.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(self.module.parameters(), cfg.grad_clip)
-                self.optimizer.step()
-                if self.ema is not None:
-                    self.ema.update(self.module)
+                if self._finite_gradient(cfg.grad_clip):
+                    self.optimizer.step()
+                    if self.ema is not None:
+                        self.ema.update(self.module)
                 self.step += 1
                 bar.update(1)
                 log = self.step % cfg.log_every == 0 or self.step == cfg.steps
@@ -223,6 +227,8 @@ class Trainer(abc.ABC):
                     self._check_finite(loss)
                 if log:
                     entry = {"step": float(self.step), "loss": loss.item()}
+                    if self.skipped_steps:
+                        entry["skipped_steps"] = float(self.skipped_steps)
                     entry.update({k: v.item() for k, v in logs.items()})
                     self.history.append(entry)
                     bar.set_postfix(loss=f"{entry['loss']:.4g}")
@@ -238,6 +244,35 @@ class Trainer(abc.ABC):
             wall_time_s=elapsed,
             steps_per_s=done / elapsed if elapsed > 0 else 0.0,
         )
+
+    def _finite_gradient(self, grad_clip: float | None) -> bool:
+        """Clip the gradient to ``grad_clip``; False (and no update) when it is not finite.
+
+        A rare non-finite gradient (an overflow in a double backward on an outlying batch)
+        would turn every weight into NaN; like a loss scaler, the loop skips that update and
+        counts it (``skipped_steps``). Many in a row mean the training itself diverged.
+        """
+        norm = nn.utils.clip_grad_norm_(self.module.parameters(), grad_clip or math.inf)
+        if bool(torch.isfinite(norm)):
+            self._skip_run = 0
+            return True
+        self.optimizer.zero_grad(set_to_none=True)
+        self.skipped_steps += 1
+        self._skip_run += 1
+        if self.skipped_steps == 1:
+            logger.warning(
+                "%s: non-finite gradient at step %d; the update is skipped (counted in "
+                "history as skipped_steps)",
+                type(self).__name__,
+                self.step,
+            )
+        if self._skip_run >= _MAX_SKIP_RUN:
+            raise TrainingDivergedError(
+                f"{type(self).__name__} diverged: {self._skip_run} non-finite gradients in a "
+                f"row up to step {self.step}; expected finite gradients. Check the data's "
+                "normaliser, lower lr, or set grad_clip"
+            )
+        return False
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         """Raise when ``loss`` is NaN or infinite (checked at log and checkpoint steps)."""
@@ -272,6 +307,7 @@ class Trainer(abc.ABC):
             "trainer": type(self).__name__,
             "step": self.step,
             "ema_updates": self.ema.updates if self.ema is not None else 0,
+            "skipped_steps": self.skipped_steps,
             "optimizer": optim_meta,
             "history": self.history,
             "extra": extra_meta,
@@ -300,4 +336,5 @@ class Trainer(abc.ABC):
         self.generator.set_state(tensors["rng"])
         self.step = int(header["step"])
         self.history = list(header.get("history", []))
+        self.skipped_steps = int(header.get("skipped_steps", 0))
         self.load_extra_state(_prefixed("extra.", tensors), header.get("extra", {}))

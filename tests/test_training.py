@@ -290,3 +290,33 @@ def test_a_diverged_loss_raises_before_a_checkpoint_stores_it(name: str, tmp_pat
     with pytest.raises(TrainingDivergedError, match=r"loss nan at step 4.*normaliser"):
         trainer.fit()
     assert not (tmp_path / "ckpt" / "trainer").exists()
+
+
+def _nan_gradient_at(trainer: Trainer, bad_steps: set[int]) -> None:
+    """Make ``trainer``'s gradient NaN (its loss stays finite) at the given steps."""
+    compute_loss = trainer.compute_loss
+
+    def patched(batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        loss, logs = compute_loss(batch)
+        if trainer.step in bad_steps:
+            p = next(trainer.module.parameters())
+            loss = loss + 0.0 * torch.sqrt(p.sum() * 0.0)  # d/dp = 0 * inf = NaN
+        return loss, logs
+
+    trainer.compute_loss = patched  # type: ignore[method-assign]
+
+
+def test_a_non_finite_gradient_skips_that_update_and_is_counted() -> None:
+    trainer = diffusion_trainer(_config(10))
+    _nan_gradient_at(trainer, {3, 4})
+    result = trainer.fit()
+    assert trainer.skipped_steps == 2 and result.steps == 10
+    assert all(torch.isfinite(p).all() for p in trainer.module.parameters())
+    assert result.history[-1]["skipped_steps"] == 2
+
+
+def test_non_finite_gradients_in_a_row_mean_divergence() -> None:
+    trainer = diffusion_trainer(_config(30))
+    _nan_gradient_at(trainer, set(range(5, 30)))
+    with pytest.raises(TrainingDivergedError, match="10 non-finite gradients in a row"):
+        trainer.fit()
