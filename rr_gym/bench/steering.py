@@ -115,8 +115,8 @@ def steering_unit(
 ) -> list[dict[str, Any]]:
     """The bench's steering unit: every condition on one (pair, seed), as result rows.
 
-    Rows have method ``steer/<condition>`` and metrics ``success_rate``, ``return``,
-    ``normalized_return`` and ``decisions_per_s``; ``steering.json`` keeps them for the
+    Rows have method ``steer/<condition>`` and metrics ``return``, ``normalized_return``,
+    ``decisions_per_s`` and (mazes) ``success_rate``; ``steering.json`` keeps them for the
     report's figure.
     """
     from rr_gym.bench.retrain import normalized
@@ -145,11 +145,12 @@ def steering_unit(
         )
         seconds = time.perf_counter() - tick
         values = {
-            "success_rate": stats.success_rate,
             "return": float(stats.returns.mean()),
             "normalized_return": normalized(pair, stats.returns),
             "decisions_per_s": float(stats.decisions_per_s),
         }
+        if stats.successes.any() or pair.kind == "maze":  # as in retraining: tasks with goals
+            values["success_rate"] = stats.success_rate
         method = f"steer/{condition.name}"
         rows += [row(pair.name, method, seed, k, v, seconds) for k, v in values.items()]
         guide = condition.name.split("@")[0] if "@" in condition.name else condition.name
