@@ -1,8 +1,9 @@
 """Decisions per second of the diffusion planner (issue 5).
 
-One decision is one ``DiffusionPlanner.predict`` call on a batch of observations (one plan
-per environment, replanning every step), i.e. a full reverse diffusion chain with the
-current state inpainted. Measured at the settings of the steering experiments:
+One *call* is one ``DiffusionPlanner.predict`` on a batch of observations (one plan per
+environment, replanning every step): a full reverse diffusion chain with each current
+state inpainted. A *decision* is one environment's action, so decisions/s = calls/s x batch,
+as in :func:`rr_gym.planning.evaluate_policy`. Measured at the settings of the steering experiments:
 
 - maze: PointMaze transitions (observation 4 + action 2), horizon 32, T = 20, MLP denoiser
   512 x 3 (``benchmarks/steering_maze.py`` and the bench's default sizes);
@@ -12,7 +13,7 @@ current state inpainted. Measured at the settings of the steering experiments:
 for DDPM (all T steps) and DDIM (``--ddim-steps``), unguided and guided by a relative reward
 of ``extract_reward``'s default size (MLP 256 x 3, gradient at x_t). Models are untrained
 (the cost does not depend on the weights). The median of ``--repeat`` timed calls after
-warm-up is reported as decisions/s (calls/s) and env-steps/s (calls/s x batch).
+warm-up is reported as calls/s and decisions/s.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_planner.py [--device cuda] [--batches 1,8]
 [--json out.json]``.
@@ -50,7 +51,7 @@ def build(setting: str, device: torch.device) -> tuple[GaussianDiffusion, Relati
     return diffusion.to(device), reward.to(device)
 
 
-def decisions_per_s(planner: DiffusionPlanner, batch: int, obs_dim: int, repeat: int) -> float:
+def calls_per_s(planner: DiffusionPlanner, batch: int, obs_dim: int, repeat: int) -> float:
     """Median ``predict`` calls per second on random observations of ``batch`` envs."""
     obs = np.random.default_rng(0).normal(size=(batch, obs_dim)).astype(np.float32)
     cuda = planner.device.type == "cuda"
@@ -92,21 +93,21 @@ def main() -> None:
                     n_steps=n_steps,
                 )
                 for batch in (int(b) for b in args.batches.split(",")):
-                    rate = decisions_per_s(planner, batch, obs_dim, args.repeat)
+                    rate = calls_per_s(planner, batch, obs_dim, args.repeat)
                     rows.append(
                         {
                             "setting": setting,
                             "sampler": f"{sampler} {n_steps or T}",
                             "guided": guided,
                             "batch": batch,
-                            "decisions_per_s": rate,
-                            "env_steps_per_s": rate * batch,
+                            "calls_per_s": rate,
+                            "decisions_per_s": rate * batch,
                         }
                     )
                     print(
                         f"{setting:6s} {sampler} {n_steps or T:3d} steps "
                         f"{'guided  ' if guided else 'unguided'} batch {batch:3d}: "
-                        f"{rate:8.1f} decisions/s, {rate * batch:9.1f} env steps/s",
+                        f"{rate:8.1f} calls/s, {rate * batch:9.1f} decisions/s",
                         flush=True,
                     )
     header = (
@@ -114,12 +115,12 @@ def main() -> None:
         f"torch threads {torch.get_num_threads()}, median of {args.repeat}"
     )
     print(header)
-    print("| setting | sampler | guided | batch | decisions/s | env steps/s |")
+    print("| setting | sampler | guided | batch | calls/s | decisions/s |")
     print("|---|---|---|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['setting']} | {r['sampler']} | {'yes' if r['guided'] else 'no'} | "
-            f"{r['batch']} | {r['decisions_per_s']:.1f} | {r['env_steps_per_s']:.1f} |"
+            f"{r['batch']} | {r['calls_per_s']:.1f} | {r['decisions_per_s']:.1f} |"
         )
     if args.json:
         with open(args.json, "w") as f:
