@@ -162,7 +162,25 @@ class UnitPlan:
     ) -> None:
         from joblib.externals.loky import get_reusable_executor
 
+        # Shut down at the end, so no executor thread outlives the run (a later fork in
+        # this process, e.g. a Gymnasium async vector env, could inherit a held lock).
         executor = get_reusable_executor(max_workers=jobs)
+        try:
+            self._schedule(executor, todo, done, jobs, threads, finish)
+        except BaseException:
+            executor.shutdown(wait=False, kill_workers=True)
+            raise
+        executor.shutdown(wait=True)
+
+    def _schedule(
+        self,
+        executor: Any,
+        todo: list[tuple[PlannedUnit, UnitSpec]],
+        done: dict[str, CachedUnit],
+        jobs: int,
+        threads: int,
+        finish: Callable[[CachedUnit], None],
+    ) -> None:
         running: dict[Future[tuple[bool, float]], PlannedUnit] = {}
         pending = list(todo)
         root = str(self.cache.root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def test_independent_work_of_a_later_stage_overlaps_a_slow_unit(tmp_path: Path) 
     (model,) = plan.add("diffusion", [UnitSpec({}, _stamp(read=str(fast.path)), [fast.key])])
     plan.run(jobs=2)
     assert _span(model.path)[1] < _span(slow.path)[1]  # built while the slow unit ran
+
+
+def test_no_executor_thread_outlives_a_parallel_run(tmp_path: Path) -> None:
+    """A later fork in this process (e.g. a Gymnasium async vector env) must not inherit
+    the lock of a live executor thread."""
+    before = {t.ident for t in threading.enumerate()}
+    plan = UnitPlan(StageCache(tmp_path))
+    plan.add("data", [UnitSpec({"d": i}, _stamp(), []) for i in range(3)])
+    plan.run(jobs=2)
+    assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
 
 
 def test_a_unit_planned_twice_is_built_once_and_a_rerun_hits_the_cache(tmp_path: Path) -> None:
