@@ -168,7 +168,7 @@ class UnitPlan:
         try:
             self._schedule(executor, todo, done, jobs, threads, finish)
         except BaseException:
-            executor.shutdown(wait=False, kill_workers=True)
+            executor.shutdown(wait=True, kill_workers=True)
             raise
         executor.shutdown(wait=True)
 
