@@ -92,10 +92,8 @@ def test_a_failing_unit_raises_after_the_running_ones_are_cached(tmp_path: Path)
         [UnitSpec({"m": "ok"}, _stamp(1.0), []), UnitSpec({"m": "bad"}, _stamp(fail=True), [])],
     )
     (after,) = plan.add("retrain", [UnitSpec({}, _stamp(), [bad.key])])
-    before = {t.ident for t in threading.enumerate()}
     with pytest.raises(RuntimeError, match="this unit fails"):
         plan.run(jobs=2)
-    assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
     assert cache.get("rewards", ok.key) is not None  # finished and cached despite the error
     assert cache.get("rewards", bad.key) is None
     assert cache.get("retrain", after.key) is None  # never started: its input failed
