@@ -149,30 +149,20 @@ class UnitPlan:
                     bar.set_description(unit.stage)
                     finish(self.cache.run(unit.stage, spec.config, spec.build, inputs=spec.inputs))
             else:
-                self._run_parallel(todo, done, jobs, threads, finish)
+                from joblib.externals.loky import get_reusable_executor
+
+                # Shut down at the end, so no executor thread outlives the run (a later fork
+                # in this process, e.g. a Gymnasium async vector env, could inherit a lock).
+                executor = get_reusable_executor(max_workers=jobs)
+                try:
+                    self._run_parallel(executor, todo, done, jobs, threads, finish)
+                except BaseException:
+                    executor.shutdown(wait=True, kill_workers=True)
+                    raise
+                executor.shutdown(wait=True)
         return [done[key] for key in self._specs]
 
     def _run_parallel(
-        self,
-        todo: list[tuple[PlannedUnit, UnitSpec]],
-        done: dict[str, CachedUnit],
-        jobs: int,
-        threads: int,
-        finish: Callable[[CachedUnit], None],
-    ) -> None:
-        from joblib.externals.loky import get_reusable_executor
-
-        # Shut down at the end, so no executor thread outlives the run (a later fork in
-        # this process, e.g. a Gymnasium async vector env, could inherit a held lock).
-        executor = get_reusable_executor(max_workers=jobs)
-        try:
-            self._schedule(executor, todo, done, jobs, threads, finish)
-        except BaseException:
-            executor.shutdown(wait=True, kill_workers=True)
-            raise
-        executor.shutdown(wait=True)
-
-    def _schedule(
         self,
         executor: Any,
         todo: list[tuple[PlannedUnit, UnitSpec]],
