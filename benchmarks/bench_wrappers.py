@@ -11,10 +11,11 @@ For PointMaze_UMaze-v3 and Hopper-v5, on the CPU:
 
 The reward is a ``RelativeRewardModel`` of ``rr_gym.extract_reward``'s default size (MLP
 256 x 3, time embedding 32) over the default layout ``observation + action``. Raw and
-wrapped runs alternate and the median of ``--repeats`` runs is reported, which tames the
-noise of a shared machine.
+wrapped blocks of ``--steps`` env steps alternate; the overhead is the median over
+``--rounds`` of each wrapped block against the raw block next to it, which cancels most of
+a shared machine's drift in speed.
 
-Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_wrappers.py [--steps 4000] [--json out]``
+Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_wrappers.py [--rounds 31] [--json out]``
 (``--clock cpu`` times with ``process_time``, steadier on a machine shared with other jobs).
 """
 
@@ -26,7 +27,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -63,19 +64,41 @@ def _run_vector(envs: gym.vector.VectorEnv[Any, Any, Any], actions: np.ndarray) 
     return CLOCK() - start
 
 
-def _median_pair(
-    raw: Callable[[], float], wrapped: Callable[[], float], repeats: int
-) -> tuple[float, float]:
+class Paired(NamedTuple):
+    """Medians over rounds of one raw and one wrapped block each (seconds per block)."""
+
+    raw: float
+    wrapped: float
+    extra: float  # median over rounds of (wrapped - raw): the wrapper's time per block
+    ratio: float  # median over rounds of (wrapped - raw) / raw
+
+
+def _paired(raw: Callable[[], float], wrapped: Callable[[], float], rounds: int) -> Paired:
+    """Time ``rounds`` adjacent (raw, wrapped) blocks, alternating which goes first.
+
+    The machine's speed drifts by tens of percent over seconds on a shared VM; comparing
+    each wrapped block with the raw block next to it and taking medians over the rounds
+    cancels most of that drift.
+    """
     raw(), wrapped()  # warm-up
     r, w = [], []
-    for _ in range(repeats):
-        r.append(raw())
-        w.append(wrapped())
-    return statistics.median(r), statistics.median(w)
+    for i in range(rounds):
+        if i % 2:
+            w.append(wrapped())
+            r.append(raw())
+        else:
+            r.append(raw())
+            w.append(wrapped())
+    return Paired(
+        statistics.median(r),
+        statistics.median(w),
+        statistics.median(b - a for a, b in zip(r, w, strict=True)),
+        statistics.median((b - a) / a for a, b in zip(r, w, strict=True)),
+    )
 
 
 def bench_env(
-    env_id: str, steps: int, repeats: int, seed: int, hidden_dim: int = 256
+    env_id: str, steps: int, rounds: int, seed: int, hidden_dim: int = 256
 ) -> list[dict[str, Any]]:
     """Rows of the results table for one env id (reward MLP ``hidden_dim`` x 3)."""
     probe = gym.make(env_id)
@@ -91,12 +114,12 @@ def bench_env(
     rows: list[dict[str, Any]] = []
 
     raw_env, wrapped_env = gym.make(env_id), RelativeReward(gym.make(env_id), model)
-    t_raw, t_wrapped = _median_pair(
+    timed = _paired(
         lambda: _run_single(raw_env, single_actions),
         lambda: _run_single(wrapped_env, single_actions),
-        repeats,
+        rounds,
     )
-    rows.append(_row(env_id, "single env", "RelativeReward", steps, t_raw, t_wrapped))
+    rows.append(_row(env_id, "single env", "RelativeReward", steps, timed))
 
     raw_vec = gym.make_vec(env_id, num_envs=NUM_ENVS, vectorization_mode="sync")
     wrapped_vec = VectorRelativeReward(
@@ -110,37 +133,33 @@ def bench_env(
         reward_model=model,
     )
     n = vec_steps * NUM_ENVS
-    t_raw, t_wrapped = _median_pair(
+    timed = _paired(
         lambda: _run_vector(raw_vec, vec_actions),
         lambda: _run_vector(wrapped_vec, vec_actions),
-        repeats,
+        rounds,
     )
-    rows.append(_row(env_id, f"sync x{NUM_ENVS}", "VectorRelativeReward", n, t_raw, t_wrapped))
-    t_raw, t_wrapped = _median_pair(
+    rows.append(_row(env_id, f"sync x{NUM_ENVS}", "VectorRelativeReward", n, timed))
+    timed = _paired(
         lambda: _run_vector(raw_vec, vec_actions),
         lambda: _run_vector(per_env, vec_actions),
-        repeats,
+        rounds,
     )
-    rows.append(
-        _row(env_id, f"sync x{NUM_ENVS}", "RelativeReward per sub-env", n, t_raw, t_wrapped)
-    )
+    rows.append(_row(env_id, f"sync x{NUM_ENVS}", "RelativeReward per sub-env", n, timed))
     for env in (raw_env, wrapped_env, raw_vec, wrapped_vec, per_env):
         env.close()
     return rows
 
 
-def _row(
-    env_id: str, setting: str, wrapper: str, env_steps: int, t_raw: float, t_wrapped: float
-) -> dict[str, Any]:
+def _row(env_id: str, setting: str, wrapper: str, env_steps: int, timed: Paired) -> dict[str, Any]:
     calls = env_steps if setting == "single env" else env_steps // NUM_ENVS
     return {
         "env": env_id,
         "setting": setting,
         "wrapper": wrapper,
-        "raw_steps_per_s": env_steps / t_raw,
-        "wrapped_steps_per_s": env_steps / t_wrapped,
-        "overhead_pct": 100.0 * (t_wrapped - t_raw) / t_raw,
-        "overhead_us_per_call": 1e6 * (t_wrapped - t_raw) / calls,
+        "raw_steps_per_s": env_steps / timed.raw,
+        "wrapped_steps_per_s": env_steps / timed.wrapped,
+        "overhead_pct": 100.0 * timed.ratio,
+        "overhead_us_per_call": 1e6 * timed.extra / calls,
     }
 
 
@@ -162,8 +181,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4000, help="env steps per run")
-    parser.add_argument("--repeats", type=int, default=5, help="alternating runs; median")
+    parser.add_argument("--steps", type=int, default=800, help="env steps per timed block")
+    parser.add_argument(
+        "--rounds", type=int, default=31, help="adjacent (raw, wrapped) block pairs; medians"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -183,11 +204,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows: list[dict[str, Any]] = []
     for env_id in args.envs.split(","):
-        rows += bench_env(env_id, args.steps, args.repeats, args.seed, args.hidden_dim)
+        rows += bench_env(env_id, args.steps, args.rounds, args.seed, args.hidden_dim)
     print(
         f"CPU: {platform.processor() or platform.machine()}, torch threads {args.threads}, "
-        f"{args.steps} env steps per run, median of {args.repeats}, {args.clock} clock, "
-        f"reward MLP {args.hidden_dim} x 3"
+        f"{args.steps} env steps per block, medians over {args.rounds} block pairs, "
+        f"{args.clock} clock, reward MLP {args.hidden_dim} x 3"
     )
     print(markdown(rows))
     if args.json:

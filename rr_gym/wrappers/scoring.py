@@ -4,8 +4,8 @@ Env wrappers score a handful of windows per step, where the fixed cost of a torc
 dominates. :class:`RewardScorer` picks the leanest exact path:
 
 - ``"numpy"``: for a :class:`~rr_gym.rewards.RelativeRewardModel` (an MLP over a window and a
-  diffusion-step embedding), the embedding of ``t = 0`` is folded into the first layer's
-  bias and the MLP runs in NumPy. It is checked against the model's own ``forward`` when
+  diffusion-step embedding), the embedding of ``t = 0`` and the normaliser are folded into
+  the first layer and the MLP runs in NumPy. It is checked against the model's own ``forward`` when
   built and rebuilt whenever the model's weights or normaliser change (so a reward trained
   while an agent trains, as in adversarial IRL, is never stale).
 - ``"torch"``: ``model.forward`` under ``torch.no_grad`` on the model's device, with the
@@ -75,6 +75,11 @@ class _FoldedMLP:
         if not linears or [type(m) for m in layers] != expected or linears[-1].out_features != 1:
             raise ConfigError(f"{type(model).__name__} has no foldable Linear/Mish MLP")
         in_dim = model.window * model.layout.dim
+        norm = model.normalizer
+        # The normaliser (x - shift) / scale folds into the first layer too:
+        # W0' = W0 / scale (per input), b0' = b0 + W0[:, time] @ emb - W0' @ shift.
+        shift = torch.from_numpy(np.tile(norm.shift.astype(np.float64), model.window))
+        inv_scale = torch.from_numpy(np.tile(1.0 / norm.scale.astype(np.float64), model.window))
         with torch.no_grad():
             emb = net.time_emb(torch.tensor([t], device=model.device))[0].double().cpu()  # type: ignore[union-attr]
             first = linears[0]
@@ -84,37 +89,36 @@ class _FoldedMLP:
                     f"first layer takes {w0.shape[1]} inputs, expected window*dim + time_dim "
                     f"= {in_dim} + {emb.shape[0]}"
                 )
-            b0 = first.bias.detach().double().cpu() + w0[:, in_dim:] @ emb
-            self.weights = [np.ascontiguousarray(w0[:, :in_dim].T.float().numpy())]
-            self.biases = [b0.float().numpy()]
-            for lin in linears[1:]:
-                self.weights.append(np.ascontiguousarray(lin.weight.detach().float().cpu().T))
-                self.biases.append(lin.bias.detach().float().cpu().numpy().copy())
-        norm = model.normalizer
-        self.shift = np.tile(norm.shift.astype(np.float32), model.window)
-        self.inv_scale = np.tile((1.0 / norm.scale).astype(np.float32), model.window)
+            w_in = w0[:, :in_dim] * inv_scale
+            b0 = first.bias.detach().double().cpu() + w0[:, in_dim:] @ emb - w_in @ shift
+            pairs = [(w_in, b0)] + [(lin.weight.detach(), lin.bias.detach()) for lin in linears[1:]]
+            # (weight (in, out), bias (out,)) per layer, float32, for h @ weight + bias
+            self.layers = [
+                (np.ascontiguousarray(w.T.float().cpu().numpy()), b.float().cpu().numpy().copy())
+                for w, b in pairs
+            ]
         self._buffers: dict[int, list[tuple[np.ndarray, ...]]] = {}
 
     def _scratch(self, n: int) -> list[tuple[np.ndarray, ...]]:
-        """Preallocated ``(input, then per layer: output, scratch, scratch)`` for batch ``n``."""
+        """Preallocated ``(output, scratch, scratch)`` per layer for batch ``n``."""
         bufs = self._buffers.get(n)
         if bufs is None:
             if len(self._buffers) > 8:
                 self._buffers.clear()
-            bufs = [(np.empty((n, self.shift.shape[0]), np.float32),)]
-            for w in self.weights:
-                bufs.append(tuple(np.empty((n, w.shape[1]), np.float32) for _ in range(3)))
+            bufs = [
+                tuple(np.empty((n, w.shape[1]), np.float32) for _ in range(3))
+                for w, _ in self.layers
+            ]
             self._buffers[n] = bufs
         return bufs
 
     def __call__(self, flat: np.ndarray) -> np.ndarray:
-        bufs = self._scratch(flat.shape[0])
-        h = bufs[0][0]
-        np.subtract(flat, self.shift, out=h)
-        h *= self.inv_scale
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            out, e, t = bufs[i + 1]
+        """Rewards ``(N,)`` of raw (unnormalised) flattened windows ``(N, window * D)``."""
+        h = flat
+        last = len(self.layers) - 1
+        for i, ((w, b), (out, e, t)) in enumerate(
+            zip(self.layers, self._scratch(len(flat)), strict=True)
+        ):
             np.dot(h, w, out=out)
             out += b
             if i < last:

@@ -67,7 +67,9 @@ def line_model(window: int = 1, seed: int = 0, **kwargs: Any) -> RelativeRewardM
     """A tiny relative reward over LineEnv transitions, with a Gaussian normaliser."""
     layout = kwargs.pop("layout", LINE_LAYOUT)
     dim = layout.dim
-    norm = Normalizer(np.linspace(-0.5, 0.5, dim), np.linspace(0.5, 2.0, dim), "gaussian")
+    norm = kwargs.pop("normalizer", None) or Normalizer(
+        np.linspace(-0.5, 0.5, dim), np.linspace(0.5, 2.0, dim), "gaussian"
+    )
     return seeded(
         lambda: RelativeRewardModel(
             layout,

@@ -8,9 +8,10 @@ import torch
 
 from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
+from rr_gym.normalizer import Normalizer
 from rr_gym.wrappers import RewardScorer
 from tests._factories import relative_reward
-from tests.wrappers._helpers import ConstantPlusAction, line_model
+from tests.wrappers._helpers import LINE_LAYOUT, ConstantPlusAction, line_model
 
 
 @pytest.mark.parametrize("window", [1, 3])
@@ -22,6 +23,19 @@ def test_numpy_path_equals_predict(window: int) -> None:
     np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-5, atol=1e-6)
     torch_scorer = RewardScorer(model, backend="torch")
     np.testing.assert_allclose(torch_scorer(x), model.predict(x), rtol=1e-6, atol=1e-7)
+
+
+def test_numpy_path_is_exact_with_a_narrow_normaliser_far_from_zero() -> None:
+    # The normaliser is folded into the first layer; inputs like a Hopper joint angle
+    # (mean 1.2, std 0.004) must not lose the model's precision to cancellation.
+    dim = LINE_LAYOUT.dim
+    norm = Normalizer(np.full(dim, 1.2), np.full(dim, 0.004), "gaussian")
+    model = line_model(normalizer=norm)
+    scorer = RewardScorer(model)
+    assert scorer.backend == "numpy"
+    gen = np.random.default_rng(2)
+    x = (1.2 + 0.004 * gen.normal(0, 3, size=(16, 1, dim))).astype(np.float32)
+    np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-4, atol=1e-5)
 
 
 def test_numpy_path_follows_training_and_loaded_weights() -> None:
