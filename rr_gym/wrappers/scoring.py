@@ -5,9 +5,9 @@ dominates. :class:`RewardScorer` picks the leanest exact path:
 
 - ``"numpy"``: for a :class:`~rr_gym.rewards.RelativeRewardModel` (an MLP over a window and a
   diffusion-step embedding), the embedding of ``t = 0`` and the normaliser are folded into
-  the first layer and the MLP runs in NumPy. It is checked against the model's own ``forward`` when
-  built and rebuilt whenever the model's weights or normaliser change (so a reward trained
-  while an agent trains, as in adversarial IRL, is never stale).
+  the first layer and the MLP runs in NumPy. It is checked against the model's own
+  ``forward`` when built and rebuilt whenever the model's weights or normaliser change (so a
+  reward trained while an agent trains, as in adversarial IRL, is never stale).
 - ``"torch"``: ``model.forward`` under ``torch.no_grad`` on the model's device, with the
   model's normaliser; any :class:`~rr_gym.rewards.TorchRewardModel`.
 - ``"predict"``: ``model.predict(windows, t=0)``; any other
