@@ -66,6 +66,7 @@ def run_condition(
     replan_every: int = 1,
     sampler: str = "ddpm",
     n_steps: int | None = None,
+    clip_denoised: float | None = None,
     progress: bool = False,
 ) -> EpisodeStats:
     """Plan with ``condition`` for ``episodes`` episodes on ``n_envs`` envs in lock step.
@@ -80,6 +81,7 @@ def run_condition(
         replan_every: env steps per plan.
         sampler: ``"ddpm"`` or ``"ddim"``.
         n_steps: DDIM steps.
+        clip_denoised: the planner's clip of predicted clean plans (None: the model's).
         progress: a bar over episodes.
 
     Returns:
@@ -96,6 +98,7 @@ def run_condition(
             replan_every=replan_every,
             sampler=sampler,  # type: ignore[arg-type]
             n_steps=n_steps,
+            clip_denoised=clip_denoised,
             action_space=envs.single_action_space,  # type: ignore[arg-type]
             seed=seed,
         )
@@ -141,6 +144,7 @@ def steering_unit(
             replan_every=int(sizes.get("replan_every", 1)),
             sampler=str(sizes.get("sampler", "ddpm")),
             n_steps=sizes.get("n_steps"),
+            clip_denoised=sizes.get("clip_denoised"),
             progress=progress,
         )
         seconds = time.perf_counter() - tick

@@ -137,13 +137,20 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         return Prediction(out, self.schedule.predict_eps(xt, t, out))
 
     def p_mean_variance(
-        self, xt: torch.Tensor, t: torch.Tensor, prediction: Prediction | None = None
+        self,
+        xt: torch.Tensor,
+        t: torch.Tensor,
+        prediction: Prediction | None = None,
+        *,
+        clip: float | None = None,
     ) -> Posterior:
         """``p(x_{t-1} | x_t)``: the posterior ``q(x_{t-1} | x_t, x0)`` at the predicted ``x0``
-        (``prediction``, when given, is this model's :meth:`predict` at ``(xt, t)``, reused)."""
+        (``prediction``, when given, is this model's :meth:`predict` at ``(xt, t)``, reused),
+        with ``x0`` clipped to ``[-c, c]``, ``c`` = ``clip`` or else ``clip_denoised``."""
         x0 = (prediction or self.predict(xt, t)).x0
-        if self.clip_denoised is not None:
-            x0 = x0.clamp(-self.clip_denoised, self.clip_denoised)
+        clip = self.clip_denoised if clip is None else clip
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
         return self.schedule.posterior(x0, xt, t)
 
     def posterior_mean(self, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -191,9 +198,13 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         return torch.as_tensor(steps[::-1].copy())
 
     def _ddpm_step(
-        self, x: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        generator: torch.Generator | None,
+        clip: float | None,
     ) -> torch.Tensor:
-        post = self.p_mean_variance(x, t)
+        post = self.p_mean_variance(x, t, clip=clip)
         if int(t[0]) == 0:
             return post.mean
         return post.mean + (0.5 * post.log_variance).exp() * _randn(tuple(x.shape), x, generator)
@@ -205,10 +216,12 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         t_prev: int,
         eta: float,
         generator: torch.Generator | None,
+        clip: float | None,
     ) -> torch.Tensor:
         x0, eps = self.predict(x, t)
-        if self.clip_denoised is not None:
-            x0 = x0.clamp(-self.clip_denoised, self.clip_denoised)
+        clip = self.clip_denoised if clip is None else clip
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
             eps = self.schedule.predict_eps(x, t, x0)
         ac = self.schedule.coef("alphas_cumprod", t, x)
         if t_prev < 0:
@@ -232,6 +245,7 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         eta: float = 0.0,
         generator: torch.Generator | None = None,
         return_chain: bool = False,
+        clip_denoised: float | None = None,
     ) -> SampleResult:
         """Draw ``batch_size`` trajectories ``(B, H, D)`` in normalised space.
 
@@ -244,6 +258,10 @@ class GaussianDiffusion(nn.Module, Checkpointable):
             eta: DDIM stochasticity (0 = deterministic).
             generator: source of randomness (any device).
             return_chain: also return every intermediate sample.
+            clip_denoised: clip the predicted ``x0`` to ``[-c, c]`` in this call (``None``:
+                the model's own ``clip_denoised``). With a Gaussian normaliser and few
+                steps, an unclipped chain can run far outside the data (tens of standard
+                deviations); planners clip, as Diffuser does.
         """
         device = self.device
         ref = torch.empty(0, device=device, dtype=next(self.parameters()).dtype)
@@ -269,10 +287,10 @@ class GaussianDiffusion(nn.Module, Checkpointable):
             if chain is not None:
                 chain.append(x)
             if sampler == "ddpm":
-                x = self._ddpm_step(x, t, generator)
+                x = self._ddpm_step(x, t, generator, clip_denoised)
             else:
                 t_prev = int(steps[i + 1]) if i + 1 < len(steps) else -1
-                x = self._ddim_step(x, t, t_prev, eta, generator)
+                x = self._ddim_step(x, t, t_prev, eta, generator, clip_denoised)
             if inpainting is not None:
                 x = inpainting.apply(x)
         if chain is not None:

@@ -61,6 +61,11 @@ class DiffusionPlanner:
         sampler: ``"ddpm"`` (all T steps) or ``"ddim"``.
         n_steps: DDIM steps (default T).
         eta: DDIM stochasticity.
+        clip_denoised: clip each step's predicted clean plan to ``[-c, c]`` in the model's
+            normalised space (``None``: the model's own ``clip_denoised``). Diffuser clips
+            to its normaliser's range; with rr_gym's Gaussian normalisers a few standard
+            deviations (e.g. 5) keeps a weakly trained model's chain from diverging (on
+            Hopper an unclipped MLP model's plans reached 200 standard deviations).
         replan_every: environment steps between plans (1 = replan at every step).
         action_space: clip actions into this Box (usually ``env.action_space``).
         seed: seed of the planner's own sampling generator.
@@ -93,6 +98,7 @@ class DiffusionPlanner:
         sampler: Sampler = "ddpm",
         n_steps: int | None = None,
         eta: float = 0.0,
+        clip_denoised: float | None = None,
         replan_every: int = 1,
         action_space: gym.spaces.Box | None = None,
         seed: int = 0,
@@ -135,6 +141,11 @@ class DiffusionPlanner:
         self.sampler: Sampler = sampler
         self.n_steps = n_steps
         self.eta = eta
+        if clip_denoised is not None and not clip_denoised > 0:
+            raise ConfigError(
+                f"clip_denoised={clip_denoised!r}; expected a positive number or None"
+            )
+        self.clip_denoised = clip_denoised
         self.replan_every = replan_every
         self.action_space = action_space
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -203,6 +214,7 @@ class DiffusionPlanner:
             n_steps=self.n_steps,
             eta=self.eta,
             generator=self.generator,
+            clip_denoised=self.clip_denoised,
         )
         raw = norm.unnormalize(result.x).float().cpu().numpy()
         actions = raw[..., self._act_slice]

@@ -53,6 +53,10 @@ def test_default_suite(make_config) -> None:
     assert maze.options["goal_cell"] == [3, 1]
     assert hopper.base.unit == hopper.expert.unit  # one PPO run gives both levels
     assert hopper.sizes["diffusion"]["denoiser"] == "mlp"
+    # Hopper plans are clipped (unclipped, these small models' chains diverge); mazes not.
+    assert hopper.sizes["steering"]["clip_denoised"] == 5.0
+    assert maze.sizes["steering"]["clip_denoised"] is None
+    assert hopper.sizes["steering"]["scales"] == maze.sizes["steering"]["scales"]
 
 
 def test_smoke_suite_and_overrides(make_config) -> None:

@@ -213,6 +213,14 @@ def test_clip_denoised_bounds_the_final_samples(sampler: str) -> None:
 
 
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_clip_denoised_per_call_overrides_the_model(sampler: str) -> None:
+    model = mlp_diffusion(n_steps=10)
+    x = model.sample(64, sampler=sampler, generator=_gen(), clip_denoised=0.1).x  # type: ignore[arg-type]
+    assert x.abs().max() <= 0.1 + 1e-6
+    assert model.clip_denoised is None  # the model itself is left as it was
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
 def test_return_chain_shape_and_last_entry(sampler: str) -> None:
     model = unet_diffusion(horizon=8, dim=3, n_steps=10)
     n = 10 if sampler == "ddpm" else 4

@@ -86,6 +86,19 @@ def test_actions_are_clipped_to_the_action_space() -> None:
     assert plan.actions.max() == pytest.approx(0.1) and plan.actions.min() >= -0.1
 
 
+def test_clip_denoised_bounds_plans_in_normalised_space() -> None:
+    norm = Normalizer(np.array([1.0, 2.0, 0.0]), np.array([2.0, 0.5, 1.0]), "gaussian")
+    obs = np.zeros((32, 2), dtype=np.float32)
+    plan = DiffusionPlanner(mlp_model(normalizer=norm), clip_denoised=0.05, seed=3).plan(obs)
+    z = (plan.trajectories - norm.shift) / norm.scale
+    # DDPM's last step is a posterior mean of the clipped x0 and x_1: nearly within the clip.
+    assert np.abs(z[:, 1:]).max() <= 0.06
+    free = DiffusionPlanner(mlp_model(normalizer=norm), seed=3).plan(obs)
+    assert np.abs((free.trajectories - norm.shift) / norm.scale)[:, 1:].max() > 0.2
+    with pytest.raises(ConfigError, match="clip_denoised=0"):
+        DiffusionPlanner(mlp_model(), clip_denoised=0)
+
+
 def test_exact_score_gap_guidance_moves_the_base_towards_the_expert() -> None:
     # Variance-scaled guidance with the true log density ratio at scale 1 is first-order
     # classifier guidance: the guided base samples nearly the expert's actions (mean 1.5,
