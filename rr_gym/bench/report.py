@@ -201,10 +201,12 @@ def timing_table(timings: dict[str, Any], wall_seconds: float, jobs: int) -> str
         ],
         rows,
     )
-    return (
-        f"{table}\n\nWall time of this run: {wall_seconds:.0f} s with {jobs} worker "
-        f"process{'es' if jobs > 1 else ''} (units of different stages run side by side)."
+    how = (
+        f"{jobs} worker processes (units of different stages run side by side)"
+        if jobs > 1
+        else "1 process (units one after another)"
     )
+    return f"{table}\n\nWall time of this run: {wall_seconds:.0f} s with {how}."
 
 
 def write_report(run: BenchRun) -> Path:
