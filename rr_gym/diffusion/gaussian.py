@@ -147,11 +147,14 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         """``p(x_{t-1} | x_t)``: the posterior ``q(x_{t-1} | x_t, x0)`` at the predicted ``x0``
         (``prediction``, when given, is this model's :meth:`predict` at ``(xt, t)``, reused),
         with ``x0`` clipped to ``[-c, c]``, ``c`` = ``clip`` or else ``clip_denoised``."""
-        x0 = (prediction or self.predict(xt, t)).x0
-        clip = self.clip_denoised if clip is None else clip
-        if clip is not None:
-            x0 = x0.clamp(-clip, clip)
+        x0 = self._clip_x0((prediction or self.predict(xt, t)).x0, clip)
         return self.schedule.posterior(x0, xt, t)
+
+    def _clip_x0(self, x0: torch.Tensor, clip: float | None) -> torch.Tensor:
+        """``x0`` clipped to ``[-c, c]``, ``c`` = ``clip`` or else ``clip_denoised`` (no
+        clip when both are None: then ``x0`` itself is returned)."""
+        c = self.clip_denoised if clip is None else clip
+        return x0 if c is None else x0.clamp(-c, c)
 
     def posterior_mean(self, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Mean of ``p(x_{t-1} | x_t)``, ``(B, H, D)``: what the relative reward's gradient
@@ -219,10 +222,9 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         clip: float | None,
     ) -> torch.Tensor:
         x0, eps = self.predict(x, t)
-        clip = self.clip_denoised if clip is None else clip
-        if clip is not None:
-            x0 = x0.clamp(-clip, clip)
-            eps = self.schedule.predict_eps(x, t, x0)
+        clipped = self._clip_x0(x0, clip)
+        if clipped is not x0:
+            x0, eps = clipped, self.schedule.predict_eps(x, t, clipped)
         ac = self.schedule.coef("alphas_cumprod", t, x)
         if t_prev < 0:
             return x0
@@ -261,7 +263,7 @@ class GaussianDiffusion(nn.Module, Checkpointable):
             clip_denoised: clip the predicted ``x0`` to ``[-c, c]`` in this call (``None``:
                 the model's own ``clip_denoised``). With a Gaussian normaliser and few
                 steps, an unclipped chain can run far outside the data (tens of standard
-                deviations); planners clip, as Diffuser does.
+                deviations); Diffuser's planner clips at every step.
         """
         device = self.device
         ref = torch.empty(0, device=device, dtype=next(self.parameters()).dtype)
