@@ -224,9 +224,9 @@ class Trainer(abc.ABC):
                 log = self.step % cfg.log_every == 0 or self.step == cfg.steps
                 save = bool(cfg.checkpoint_every) and self.step % cfg.checkpoint_every == 0
                 if log or save:
-                    self._check_finite(loss)
+                    value = self._check_finite(loss)
                 if log:
-                    entry = {"step": float(self.step), "loss": loss.item()}
+                    entry = {"step": float(self.step), "loss": value}
                     if self.skipped_steps:
                         entry["skipped_steps"] = float(self.skipped_steps)
                     entry.update({k: v.item() for k, v in logs.items()})
@@ -274,8 +274,9 @@ class Trainer(abc.ABC):
             )
         return False
 
-    def _check_finite(self, loss: torch.Tensor) -> None:
-        """Raise when ``loss`` is NaN or infinite (checked at log and checkpoint steps)."""
+    def _check_finite(self, loss: torch.Tensor) -> float:
+        """``loss`` as a float; raise when it is NaN or infinite (checked at log and
+        checkpoint steps)."""
         value = float(loss.detach())
         if not math.isfinite(value):
             raise TrainingDivergedError(
@@ -283,6 +284,7 @@ class Trainer(abc.ABC):
                 "finite loss. Check the data's normaliser (a near-constant dimension gives a "
                 "tiny scale), lower lr, or set grad_clip"
             )
+        return value
 
     # ------------------------------------------------------------------ state
     def save_checkpoint(self) -> None:
