@@ -98,9 +98,10 @@ def _paired(raw: Callable[[], float], wrapped: Callable[[], float], rounds: int)
 
 
 def bench_env(
-    env_id: str, steps: int, rounds: int, seed: int, hidden_dim: int = 256
+    env_id: str, steps: int, rounds: int, seed: int, hidden_dim: int = 256, backend: str = "auto"
 ) -> list[dict[str, Any]]:
-    """Rows of the results table for one env id (reward MLP ``hidden_dim`` x 3)."""
+    """Rows of the results table for one env id (reward MLP ``hidden_dim`` x 3, evaluated
+    by the wrappers' ``backend``)."""
     probe = gym.make(env_id)
     layout = infer_layout(probe.observation_space, probe.action_space)
     with torch.random.fork_rng(devices=[]):
@@ -113,7 +114,8 @@ def bench_env(
     vec_actions = gen.uniform(low, high, size=(vec_steps, NUM_ENVS, *low.shape)).astype(np.float32)
     rows: list[dict[str, Any]] = []
 
-    raw_env, wrapped_env = gym.make(env_id), RelativeReward(gym.make(env_id), model)
+    raw_env = gym.make(env_id)
+    wrapped_env = RelativeReward(gym.make(env_id), model, backend=backend)
     timed = _paired(
         lambda: _run_single(raw_env, single_actions),
         lambda: _run_single(wrapped_env, single_actions),
@@ -123,7 +125,7 @@ def bench_env(
 
     raw_vec = gym.make_vec(env_id, num_envs=NUM_ENVS, vectorization_mode="sync")
     wrapped_vec = VectorRelativeReward(
-        gym.make_vec(env_id, num_envs=NUM_ENVS, vectorization_mode="sync"), model
+        gym.make_vec(env_id, num_envs=NUM_ENVS, vectorization_mode="sync"), model, backend=backend
     )
     per_env = gym.make_vec(
         f"rr_gym/{env_id}",
@@ -131,6 +133,7 @@ def bench_env(
         vectorization_mode="sync",
         wrappers=[RelativeReward],
         reward_model=model,
+        backend=backend,
     )
     n = vec_steps * NUM_ENVS
     timed = _paired(
@@ -147,6 +150,8 @@ def bench_env(
     rows.append(_row(env_id, f"sync x{NUM_ENVS}", "RelativeReward per sub-env", n, timed))
     for env in (raw_env, wrapped_env, raw_vec, wrapped_vec, per_env):
         env.close()
+    for row in rows:
+        row["backend"] = wrapped_vec.engine.scorer.backend
     return rows
 
 
@@ -192,6 +197,12 @@ def main() -> None:
     )
     parser.add_argument("--envs", default=",".join(ENVS))
     parser.add_argument(
+        "--backend",
+        choices=("auto", "native", "numpy", "torch"),
+        default="auto",
+        help="how the wrappers evaluate the reward (auto: the compiled kernel when built)",
+    )
+    parser.add_argument(
         "--clock",
         choices=("wall", "cpu"),
         default="wall",
@@ -204,11 +215,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows: list[dict[str, Any]] = []
     for env_id in args.envs.split(","):
-        rows += bench_env(env_id, args.steps, args.rounds, args.seed, args.hidden_dim)
+        rows += bench_env(env_id, args.steps, args.rounds, args.seed, args.hidden_dim, args.backend)
     print(
         f"CPU: {platform.processor() or platform.machine()}, torch threads {args.threads}, "
         f"{args.steps} env steps per block, medians over {args.rounds} block pairs, "
-        f"{args.clock} clock, reward MLP {args.hidden_dim} x 3"
+        f"{args.clock} clock, reward MLP {args.hidden_dim} x 3, evaluated by "
+        f"{sorted({r['backend'] for r in rows})}"
     )
     print(markdown(rows))
     if args.json:

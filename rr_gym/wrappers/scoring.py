@@ -3,11 +3,13 @@
 Env wrappers score a handful of windows per step, where the fixed cost of a torch call
 dominates. :class:`RewardScorer` picks the leanest exact path:
 
-- ``"numpy"``: for a :class:`~rr_gym.rewards.RelativeRewardModel` (an MLP over a window and a
+- ``"native"``: for a :class:`~rr_gym.rewards.RelativeRewardModel` (an MLP over a window and a
   diffusion-step embedding), the embedding of ``t = 0`` and the normaliser are folded into
-  the first layer and the MLP runs in NumPy. It is checked against the model's own
-  ``forward`` when built and rebuilt whenever the model's weights or normaliser change (so a
-  reward trained while an agent trains, as in adversarial IRL, is never stale).
+  the first layer and the MLP runs in the compiled kernel of :mod:`rr_gym.wrappers.native`
+  (when it was built and the CPU has AVX2 and FMA). The folded MLP is checked against the
+  model's own ``forward`` when built and rebuilt whenever the model's weights or normaliser
+  change (so a reward trained while an agent trains, as in adversarial IRL, is never stale).
+- ``"numpy"``: the same folded MLP in NumPy.
 - ``"torch"``: ``model.forward`` under ``torch.no_grad`` on the model's device, with the
   model's normaliser; any :class:`~rr_gym.rewards.TorchRewardModel`.
 - ``"predict"``: ``model.predict(windows, t=0)``; any other
@@ -27,13 +29,14 @@ from torch import nn
 
 from rr_gym.errors import ConfigError
 from rr_gym.rewards.base import RewardModel, TorchRewardModel
+from rr_gym.wrappers import native
 
 __all__ = ["Backend", "RewardScorer"]
 
 logger = logging.getLogger(__name__)
 
-Backend = Literal["auto", "numpy", "torch", "predict"]
-_BACKENDS = ("auto", "numpy", "torch", "predict")
+Backend = Literal["auto", "native", "numpy", "torch", "predict"]
+_BACKENDS = ("auto", "native", "numpy", "torch", "predict")
 
 
 def _one_thread_after_fork() -> None:
@@ -46,6 +49,10 @@ os.register_at_fork(after_in_child=_one_thread_after_fork)
 
 _MISH_CLIP = np.float32(20.0)  # mish(x) == x to float32 precision above this
 _TORCH_MISH_MAX = 1024  # below this many entries one torch call beats seven NumPy ufuncs
+# The compiled kernel streams the weights once per 8 rows; beyond this many rows NumPy's
+# BLAS, which reuses them across all rows, is as fast (measured at 256 x 3: 2x faster at
+# 8 rows, 1.3x slower at 32, benchmarks/RESULTS.md "Wrappers").
+_NATIVE_MAX_ROWS = 16
 
 
 def _mish_(h: np.ndarray, e: np.ndarray, t: np.ndarray) -> None:
@@ -65,9 +72,10 @@ def _mish_(h: np.ndarray, e: np.ndarray, t: np.ndarray) -> None:
 
 
 class _FoldedMLP:
-    """The MLP of a WindowRewardNet at a fixed diffusion step, as NumPy float32 arrays."""
+    """The MLP of a WindowRewardNet at a fixed diffusion step, as NumPy float32 arrays,
+    evaluated by the compiled kernel (``use_native``, batches of up to 16 rows) or NumPy."""
 
-    def __init__(self, model: TorchRewardModel, t: int) -> None:
+    def __init__(self, model: TorchRewardModel, t: int, use_native: bool = False) -> None:
         net = getattr(model, "net", None)
         layers = list(getattr(net, "mlp", []))
         linears = [m for m in layers if isinstance(m, nn.Linear)]
@@ -98,6 +106,7 @@ class _FoldedMLP:
                 for w, b in pairs
             ]
         self._buffers: dict[int, list[tuple[np.ndarray, ...]]] = {}
+        self.native = native.NativeMLP(self.layers) if use_native else None
 
     def _scratch(self, n: int) -> list[tuple[np.ndarray, ...]]:
         """Preallocated ``(output, scratch, scratch)`` per layer for batch ``n``."""
@@ -114,6 +123,12 @@ class _FoldedMLP:
 
     def __call__(self, flat: np.ndarray) -> np.ndarray:
         """Rewards ``(N,)`` of raw (unnormalised) flattened windows ``(N, window * D)``."""
+        if self.native is not None and len(flat) <= _NATIVE_MAX_ROWS:
+            return self.native(flat)
+        return self.numpy(flat)
+
+    def numpy(self, flat: np.ndarray) -> np.ndarray:
+        """Like calling it, always in NumPy."""
         h = flat
         last = len(self.layers) - 1
         for i, ((w, b), (out, e, t)) in enumerate(
@@ -132,13 +147,16 @@ class RewardScorer:
 
     Args:
         model: any :class:`~rr_gym.rewards.RewardModel`.
-        backend: ``"auto"`` (``"numpy"`` when the model allows it, else ``"torch"`` for torch
-            rewards, else ``"predict"``) or one of them explicitly.
-        verify_tol: largest absolute difference to ``forward`` the ``"numpy"`` path may
-            show on a random probe when built (else ``"auto"`` falls back to ``"torch"``).
+        backend: ``"auto"`` (the first of ``"native"``, ``"numpy"``, ``"torch"`` that the
+            model and this machine allow; ``"predict"`` for rewards that are not torch
+            modules) or one of them explicitly.
+        verify_tol: largest absolute difference to ``forward`` (relative to the rewards'
+            scale when above 1) the folded paths may show on a random probe when built
+            (else ``"auto"`` falls back to the next path).
 
     Raises:
-        ConfigError: an unknown backend, or one the model does not support.
+        ConfigError: an unknown backend, or one the model (or, for ``"native"``, this
+            machine) does not support.
     """
 
     def __init__(self, model: RewardModel, backend: Backend = "auto", verify_tol: float = 1e-4):
@@ -150,7 +168,7 @@ class RewardScorer:
         self._version: tuple[int, int, int] = (0, 0, 0)
         is_torch = isinstance(model, TorchRewardModel)
         self._params = list(model.parameters()) if is_torch else []  # type: ignore[attr-defined]
-        if backend in ("numpy", "torch") and not is_torch:
+        if backend in ("native", "numpy", "torch") and not is_torch:
             raise ConfigError(
                 f"backend={backend!r} needs a TorchRewardModel; {type(model).__name__} is not "
                 "one: use backend='predict'"
@@ -158,10 +176,21 @@ class RewardScorer:
         if backend == "auto":
             backend = "predict"
             if is_torch:
-                backend = "numpy" if self._try_fold(quiet=True) else "torch"
-        elif backend == "numpy" and not self._try_fold(quiet=False):
+                backend = "torch"
+                if native.available() and self._try_fold(quiet=True, use_native=True):
+                    backend = "native"
+                elif self._try_fold(quiet=True, use_native=False):
+                    backend = "numpy"
+        elif backend == "native" and not native.available():
             raise ConfigError(
-                f"backend='numpy' cannot evaluate {type(model).__name__} exactly; use 'torch'"
+                "backend='native' needs the compiled reward kernel, which is not available "
+                "here (not built at install, or the CPU lacks AVX2/FMA); use 'numpy'"
+            )
+        elif backend in ("native", "numpy") and not self._try_fold(
+            quiet=False, use_native=backend == "native"
+        ):
+            raise ConfigError(
+                f"backend={backend!r} cannot evaluate {type(model).__name__} exactly; use 'torch'"
             )
         self.backend: Backend = backend
 
@@ -175,14 +204,14 @@ class RewardScorer:
             params[0].data_ptr() if params else 0,
         )
 
-    def _try_fold(self, quiet: bool) -> bool:
+    def _try_fold(self, quiet: bool, use_native: bool) -> bool:
         model = self.model
         assert isinstance(model, TorchRewardModel)
         try:
-            folded = _FoldedMLP(model, 0)
+            folded = _FoldedMLP(model, 0, use_native)
         except (ConfigError, AttributeError, TypeError, RuntimeError) as exc:
             if not quiet:
-                logger.warning("cannot fold %s into NumPy: %s", type(model).__name__, exc)
+                logger.warning("cannot fold the MLP of %s: %s", type(model).__name__, exc)
             return False
         gen = np.random.default_rng(0)
         spread = np.array([1.0, 1.0, 3.0, 10.0], dtype=np.float32)[:, None, None]
@@ -190,11 +219,14 @@ class RewardScorer:
         probe = probe * model.normalizer.scale + model.normalizer.shift
         probe = probe.astype(np.float32)
         want = self._torch(probe)
-        got = folded(probe.reshape(len(probe), -1))
-        err = float(np.max(np.abs(got - want)))
+        flat = probe.reshape(len(probe), -1)
+        err = float(np.max(np.abs(folded.numpy(flat) - want)))
+        if folded.native is not None:
+            err = max(err, float(np.max(np.abs(folded.native(flat) - want))))
         if not err <= self.verify_tol * max(1.0, float(np.max(np.abs(want)))):
             logger.warning(
-                "NumPy path of %s differs from forward by %.3g; using torch",
+                "%s path of %s differs from forward by %.3g",
+                "native" if use_native else "NumPy",
                 type(model).__name__,
                 err,
             )
@@ -220,8 +252,11 @@ class RewardScorer:
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         """Rewards ``(N,)`` (float32) of raw float32 windows ``(N, window, D)`` at ``t = 0``."""
-        if self.backend == "numpy":
-            if self._state_version() != self._version and not self._try_fold(quiet=False):
+        if self.backend in ("native", "numpy"):
+            if self._state_version() != self._version and not self._try_fold(
+                quiet=False, use_native=self.backend == "native"
+            ):
+                logger.warning("evaluating %s with torch from now on", type(self.model).__name__)
                 self.backend = "torch"
                 return self._torch(windows)
             assert self._folded is not None

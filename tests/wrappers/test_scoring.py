@@ -1,4 +1,5 @@
-"""The fast NumPy path equals the model's forward and follows weight updates."""
+"""The folded paths (compiled kernel, NumPy) equal the model's forward and follow weight
+updates."""
 
 from __future__ import annotations
 
@@ -9,38 +10,57 @@ import torch
 from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
-from rr_gym.wrappers import RewardScorer
+from rr_gym.wrappers import RewardScorer, native
 from tests._factories import relative_reward
 from tests.wrappers._helpers import LINE_LAYOUT, ConstantPlusAction, line_model
 
+FOLDED = [
+    pytest.param(
+        "native",
+        marks=pytest.mark.skipif(not native.available(), reason="compiled kernel not built here"),
+    ),
+    "numpy",
+]
 
+
+def test_auto_takes_the_kernel_when_built_else_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RewardScorer(line_model()).backend == ("native" if native.available() else "numpy")
+    monkeypatch.setattr(native, "available", lambda: False)
+    assert RewardScorer(line_model()).backend == "numpy"
+    with pytest.raises(ConfigError, match="backend='native' needs the compiled reward kernel"):
+        RewardScorer(line_model(), backend="native")
+
+
+@pytest.mark.parametrize("backend", FOLDED)
 @pytest.mark.parametrize("window", [1, 3])
-def test_numpy_path_equals_predict(window: int) -> None:
+@pytest.mark.parametrize("rows", [1, 9, 40])  # 40: beyond the kernel's batch sizes
+def test_folded_paths_equal_predict(backend: str, window: int, rows: int) -> None:
     model = line_model(window=window)
-    scorer = RewardScorer(model)
-    assert scorer.backend == "numpy"
-    x = np.random.default_rng(0).normal(0, 3, size=(9, window, 7)).astype(np.float32)
+    scorer = RewardScorer(model, backend=backend)  # type: ignore[arg-type]
+    assert scorer.backend == backend
+    x = np.random.default_rng(0).normal(0, 3, size=(rows, window, 7)).astype(np.float32)
     np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-5, atol=1e-6)
     torch_scorer = RewardScorer(model, backend="torch")
     np.testing.assert_allclose(torch_scorer(x), model.predict(x), rtol=1e-6, atol=1e-7)
 
 
-def test_numpy_path_is_exact_with_a_narrow_normaliser_far_from_zero() -> None:
+@pytest.mark.parametrize("backend", FOLDED)
+def test_folded_paths_are_exact_with_a_narrow_normaliser_far_from_zero(backend: str) -> None:
     # The normaliser is folded into the first layer; inputs like a Hopper joint angle
     # (mean 1.2, std 0.004) must not lose the model's precision to cancellation.
     dim = LINE_LAYOUT.dim
     norm = Normalizer(np.full(dim, 1.2), np.full(dim, 0.004), "gaussian")
     model = line_model(normalizer=norm)
-    scorer = RewardScorer(model)
-    assert scorer.backend == "numpy"
+    scorer = RewardScorer(model, backend=backend)  # type: ignore[arg-type]
     gen = np.random.default_rng(2)
     x = (1.2 + 0.004 * gen.normal(0, 3, size=(16, 1, dim))).astype(np.float32)
     np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-4, atol=1e-5)
 
 
-def test_numpy_path_follows_training_and_loaded_weights() -> None:
+@pytest.mark.parametrize("backend", FOLDED)
+def test_folded_paths_follow_training_and_loaded_weights(backend: str) -> None:
     model = line_model()
-    scorer = RewardScorer(model)
+    scorer = RewardScorer(model, backend=backend)  # type: ignore[arg-type]
     x = np.random.default_rng(1).normal(size=(4, 1, 7)).astype(np.float32)
     before = scorer(x)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
@@ -50,6 +70,7 @@ def test_numpy_path_follows_training_and_loaded_weights() -> None:
     assert not np.allclose(scorer(x), before)
     model.load_state_dict(line_model(seed=7).state_dict())
     np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-5, atol=1e-6)
+    assert scorer.backend == backend
 
 
 def test_backends_a_model_cannot_use_are_refused() -> None:
