@@ -3,6 +3,9 @@ updates."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +85,14 @@ def test_backends_a_model_cannot_use_are_refused() -> None:
         RewardScorer(plain, backend="numpy")
     with pytest.raises(ConfigError, match="backend='gpu'"):
         RewardScorer(relative_reward(), backend="gpu")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", FOLDED)
+def test_scorers_pickle_and_deepcopy(backend: str) -> None:
+    # wrapped envs are deep-copied and pickled by users and vector-env tooling
+    model = line_model()
+    scorer = RewardScorer(model, backend=backend)  # type: ignore[arg-type]
+    x = np.random.default_rng(3).normal(size=(5, 1, 7)).astype(np.float32)
+    for clone in (copy.deepcopy(scorer), pickle.loads(pickle.dumps(scorer))):
+        assert clone.backend == backend
+        np.testing.assert_array_equal(clone(x), scorer(x))
