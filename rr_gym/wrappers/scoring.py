@@ -49,10 +49,6 @@ os.register_at_fork(after_in_child=_one_thread_after_fork)
 
 _MISH_CLIP = np.float32(20.0)  # mish(x) == x to float32 precision above this
 _TORCH_MISH_MAX = 1024  # below this many entries one torch call beats seven NumPy ufuncs
-# The compiled kernel streams the weights once per 8 rows; beyond this many rows NumPy's
-# BLAS, which reuses them across all rows, is as fast (measured at 256 x 3: 2x faster at
-# 8 rows, 1.3x slower at 32, benchmarks/RESULTS.md "Wrappers").
-_NATIVE_MAX_ROWS = 16
 
 
 def _mish_(h: np.ndarray, e: np.ndarray, t: np.ndarray) -> None:
@@ -73,7 +69,7 @@ def _mish_(h: np.ndarray, e: np.ndarray, t: np.ndarray) -> None:
 
 class _FoldedMLP:
     """The MLP of a WindowRewardNet at a fixed diffusion step, as NumPy float32 arrays,
-    evaluated by the compiled kernel (``use_native``, batches of up to 16 rows) or NumPy."""
+    evaluated by the compiled kernel (``use_native``) or by NumPy."""
 
     def __init__(self, model: TorchRewardModel, t: int, use_native: bool = False) -> None:
         net = getattr(model, "net", None)
@@ -123,7 +119,7 @@ class _FoldedMLP:
 
     def __call__(self, flat: np.ndarray) -> np.ndarray:
         """Rewards ``(N,)`` of raw (unnormalised) flattened windows ``(N, window * D)``."""
-        if self.native is not None and len(flat) <= _NATIVE_MAX_ROWS:
+        if self.native is not None:
             return self.native(flat)
         return self.numpy(flat)
 

@@ -36,7 +36,7 @@ def test_auto_takes_the_kernel_when_built_else_numpy(monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize("backend", FOLDED)
 @pytest.mark.parametrize("window", [1, 3])
-@pytest.mark.parametrize("rows", [1, 9, 40])  # 40: beyond the kernel's batch sizes
+@pytest.mark.parametrize("rows", [1, 9, 40])
 def test_folded_paths_equal_predict(backend: str, window: int, rows: int) -> None:
     model = line_model(window=window)
     scorer = RewardScorer(model, backend=backend)  # type: ignore[arg-type]
