@@ -3,8 +3,8 @@
 ``setup.py`` builds ``mlp_kernel.c`` (beside this file) as the optional extension
 ``rr_gym.wrappers._mlp_kernel``: a plain shared library, called through :mod:`ctypes`. It
 evaluates ``Linear, Mish, ..., Mish, Linear`` one layer per pass (bias and Mish fused,
-weights packed once in the order they are read): 2-3x faster than NumPy's BLAS calls and
-seven-ufunc Mish at 1-8 rows, 1.35x at 256 (benchmarks/RESULTS.md, "Wrappers").
+weights packed once in the order they are read): 2.3-2.7x faster than NumPy's BLAS calls
+and seven-ufunc Mish at 1-8 rows, 1.3x at 64-256 (benchmarks/RESULTS.md, "Wrappers").
 :class:`~rr_gym.wrappers.scoring.RewardScorer` uses it when it was built and the CPU has
 AVX2 and FMA, after checking it against the model's ``forward``; otherwise the wrappers
 fall back to NumPy, with the same rewards.
