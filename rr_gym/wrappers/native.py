@@ -108,7 +108,6 @@ class NativeMLP:
         if not layers or dims[-1] != 1:
             raise ConfigError(f"layer sizes {dims}; expected at least one layer and one output")
         self.in_dim = dims[0]
-        self._layers = layers  # what pickling rebuilds from (ctypes pointers cannot be pickled)
         self._packed = [_pack(w, b) for w, b in layers]  # kept alive for the kernel
         self._dims = np.asarray(dims, dtype=np.int32)
         self._weight_ptrs = (_PTR * len(layers))(*(_address(w) for w, _ in self._packed))
@@ -126,7 +125,12 @@ class NativeMLP:
         self._io: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}
 
     def __reduce__(self) -> tuple[type[NativeMLP], tuple[list[tuple[np.ndarray, np.ndarray]]]]:
-        return NativeMLP, (self._layers,)
+        # ctypes pointers cannot be pickled: rebuild from the layers, unpacked
+        layers = [
+            (w.transpose(1, 0, 2).reshape(w.shape[1], -1)[:, :m], b[:m])
+            for (w, b), m in zip(self._packed, self._dims[1:], strict=True)
+        ]
+        return NativeMLP, (layers,)
 
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Input ``(n, in)`` and output ``(n,)`` buffers for batch ``n``, with addresses."""

@@ -4,6 +4,7 @@ layers; it is built wherever it can run."""
 from __future__ import annotations
 
 import itertools
+import pickle
 import platform
 import shutil
 import sys
@@ -83,6 +84,18 @@ def test_mish_is_exact_over_its_range_and_propagates_nan() -> None:
     special = mlp(np.array([[np.nan], [np.inf], [-1e30], [1e30]], np.float32))
     assert np.isnan(special[0]) and special[1] == np.inf
     np.testing.assert_array_equal(special[2:], np.array([0.0, 1e30], np.float32))
+
+
+@needs_kernel
+def test_pickling_rebuilds_the_same_layers() -> None:
+    layers = _layers([5, 13, 9, 1])
+    mlp = NativeMLP(layers)
+    clone = pickle.loads(pickle.dumps(mlp))
+    x = np.random.default_rng(4).normal(size=(11, 5)).astype(np.float32)
+    np.testing.assert_array_equal(clone(x), mlp(x))
+    for (w, b), (w2, b2) in zip(layers, clone.__reduce__()[1][0], strict=True):
+        np.testing.assert_array_equal(w2, w)
+        np.testing.assert_array_equal(b2, b)
 
 
 @needs_kernel
