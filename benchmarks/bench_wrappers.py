@@ -16,7 +16,9 @@ wrapped blocks of ``--steps`` env steps alternate; the overhead is the median ov
 a shared machine's drift in speed.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/bench_wrappers.py [--rounds 31] [--json out]``
-(``--clock cpu`` times with ``process_time``, steadier on a machine shared with other jobs).
+(``--backend numpy`` times the NumPy path that replaces the compiled kernel where it is not
+built; ``--clock cpu`` times with ``process_time``, steadier on a machine shared with other
+jobs).
 """
 
 from __future__ import annotations
