@@ -27,6 +27,10 @@
 
 #define RR_BLOCK 8 /* input rows per block: one 8-float accumulator each, per 8 outputs */
 
+/* Version of the interface below; native.py refuses a library built from another version
+ * (an editable install does not recompile when this file changes). */
+int rr_mlp_abi(void) { return 1; }
+
 /* 1 when this build has the kernel and the CPU runs it, else 0. */
 int rr_mlp_supported(void) {
 #ifdef RR_HAVE_KERNEL

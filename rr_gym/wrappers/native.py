@@ -26,6 +26,7 @@ __all__ = ["NativeMLP", "available", "load_kernel"]
 logger = logging.getLogger(__name__)
 
 _MODULE = "rr_gym.wrappers._mlp_kernel"
+_ABI = 1  # rr_mlp_abi() of the mlp_kernel.c this module is written for
 _BLOCK = 8  # rows per block in the kernel (RR_BLOCK)
 _PTR = ctypes.c_void_p
 
@@ -42,11 +43,21 @@ def load_kernel() -> ctypes.CDLL | None:
         return None
     try:
         lib = ctypes.CDLL(spec.origin)
-        lib.rr_mlp_supported.argtypes = []
-        lib.rr_mlp_supported.restype = ctypes.c_int
+        for name in ("rr_mlp_abi", "rr_mlp_supported"):
+            getattr(lib, name).argtypes = []
+            getattr(lib, name).restype = ctypes.c_int
         forward = lib.rr_mlp_forward
     except (OSError, AttributeError) as exc:
         logger.warning("cannot load %s (%s); reward MLPs run in NumPy", spec.origin, exc)
+        return None
+    if lib.rr_mlp_abi() != _ABI:
+        logger.warning(
+            "%s was built from another version of mlp_kernel.c (interface %d, expected %d); "
+            "reward MLPs run in NumPy until it is rebuilt (pip install -e .)",
+            spec.origin,
+            lib.rr_mlp_abi(),
+            _ABI,
+        )
         return None
     forward.argtypes = [_PTR, ctypes.c_int64, ctypes.c_int, _PTR, _PTR, _PTR, _PTR, _PTR]
     forward.restype = ctypes.c_int

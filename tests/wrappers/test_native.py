@@ -108,6 +108,15 @@ def test_bad_layers_and_inputs_are_refused() -> None:
         NativeMLP(_layers([2, 3, 1]))(np.zeros((4, 3), np.float32))
 
 
+@needs_kernel
+def test_a_kernel_built_from_another_interface_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(native, "_ABI", 99)
+    assert native.load_kernel.__wrapped__() is None  # the uncached loader
+    assert "interface 1, expected 99" in caplog.text and "pip install -e ." in caplog.text
+
+
 def test_an_unavailable_kernel_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "load_kernel", lambda: None)
     assert not native.available()
