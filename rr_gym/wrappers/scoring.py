@@ -121,10 +121,6 @@ class _FoldedMLP:
         """Rewards ``(N,)`` of raw (unnormalised) flattened windows ``(N, window * D)``."""
         if self.native is not None:
             return self.native(flat)
-        return self.numpy(flat)
-
-    def numpy(self, flat: np.ndarray) -> np.ndarray:
-        """Like calling it, always in NumPy."""
         h = flat
         last = len(self.layers) - 1
         for i, ((w, b), (out, e, t)) in enumerate(
@@ -215,10 +211,8 @@ class RewardScorer:
         probe = probe * model.normalizer.scale + model.normalizer.shift
         probe = probe.astype(np.float32)
         want = self._torch(probe)
-        flat = probe.reshape(len(probe), -1)
-        err = float(np.max(np.abs(folded.numpy(flat) - want)))
-        if folded.native is not None:
-            err = max(err, float(np.max(np.abs(folded.native(flat) - want))))
+        got = folded(probe.reshape(len(probe), -1))
+        err = float(np.max(np.abs(got - want)))
         if not err <= self.verify_tol * max(1.0, float(np.max(np.abs(want)))):
             logger.warning(
                 "%s path of %s differs from forward by %.3g",
