@@ -14,6 +14,7 @@ __all__ = [
     "DatasetNotFoundError",
     "IncompatibleModelsError",
     "RRGymError",
+    "TargetExistsError",
     "TrainingDivergedError",
 ]
 
@@ -48,3 +49,7 @@ class CheckpointError(RRGymError):
 
 class TrainingDivergedError(RRGymError, FloatingPointError):
     """A training loss became NaN or infinite (raised before a checkpoint would store it)."""
+
+
+class TargetExistsError(RRGymError, FileExistsError):
+    """A write would replace a file or folder that rr_gym did not write (it is refused)."""

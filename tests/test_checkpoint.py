@@ -16,12 +16,13 @@ from rr_gym.checkpoint import (
     FORMAT_VERSION,
     WEIGHTS_FILE,
     Checkpointable,
+    _header_digest,
     load,
     read_checkpoint,
     write_checkpoint,
 )
 from rr_gym.diffusion import GaussianDiffusion
-from rr_gym.errors import CheckpointError, ConfigError
+from rr_gym.errors import CheckpointError, ConfigError, TargetExistsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards import RelativeRewardModel
@@ -160,9 +161,17 @@ def test_missing_directory_is_refused(tmp_path: Path) -> None:
         load(tmp_path / "nowhere")
 
 
-def _edit_header(path: Path, **changes: object) -> None:
+def _edit_header(path: Path, *, reseal: bool = True, **changes: object) -> None:
+    """Change header entries; ``reseal`` records the new header's hash (to test what is
+    checked after the hash)."""
     header = json.loads((path / CONFIG_FILE).read_text())
     header.update(changes)
+    _write_header(path, header, reseal=reseal)
+
+
+def _write_header(path: Path, header: dict, *, reseal: bool = True) -> None:
+    if reseal:
+        header["header_sha256"] = _header_digest(header)
     (path / CONFIG_FILE).write_text(json.dumps(header))
 
 
@@ -199,9 +208,54 @@ def test_unknown_class_is_refused_naming_known_classes(saved: Path) -> None:
 def test_incomplete_config_is_refused(saved: Path) -> None:
     header = json.loads((saved / CONFIG_FILE).read_text())
     del header["config"]["schedule"]
-    (saved / CONFIG_FILE).write_text(json.dumps(header))
-    with pytest.raises(CheckpointError, match="does not rebuild a valid GaussianDiffusion"):
+    _write_header(saved, header)
+    with pytest.raises(CheckpointError, match="config lacks the entry 'schedule'") as info:
         load(saved)
+    assert str(saved) in str(info.value)
+
+
+@pytest.mark.parametrize("key", ["config", "layout"])
+def test_a_header_without_config_or_layout_names_the_missing_entry(
+    saved: Path, key: str
+) -> None:
+    header = json.loads((saved / CONFIG_FILE).read_text())
+    del (header if key == "config" else header["config"])[key]
+    _write_header(saved, header)
+    with pytest.raises(CheckpointError, match=f"lacks the entry '{key}'") as info:
+        load(saved)
+    assert str(saved) in str(info.value) and "GaussianDiffusion" in str(info.value)
+
+
+def test_an_edited_header_is_refused_even_at_the_same_size(saved: Path) -> None:
+    """Renaming a layout field keeps the JSON's size; the header's own hash catches it."""
+    text = (saved / CONFIG_FILE).read_text()
+    field = '"fields": [\n        [\n          "x",'
+    assert field in text
+    edited = text.replace(field, field.replace('"x"', '"y"'), 1)
+    assert len(edited) == len(text)
+    (saved / CONFIG_FILE).write_text(edited)
+    with pytest.raises(CheckpointError, match="header_sha256") as info:
+        load(saved)
+    assert str(saved / CONFIG_FILE) in str(info.value)
+
+
+def test_a_format_1_checkpoint_without_a_header_hash_still_loads(saved: Path) -> None:
+    header = json.loads((saved / CONFIG_FILE).read_text())
+    del header["header_sha256"]
+    header["format_version"] = 1
+    _write_header(saved, header, reseal=False)
+    assert torch.equal(_outputs(load(saved)), _outputs(mlp_diffusion()))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_that_are_not_finite_are_refused(tmp_path: Path, bad: float) -> None:
+    model = mlp_diffusion()
+    with torch.no_grad():
+        next(model.model.parameters()).view(-1)[0] = bad
+    path = model.save(tmp_path / "model")
+    with pytest.raises(CheckpointError, match="1 NaN or infinite value") as info:
+        load(path)
+    assert str(path) in str(info.value)
 
 
 def test_weights_of_another_network_size_are_refused(tmp_path: Path) -> None:
@@ -209,8 +263,9 @@ def test_weights_of_another_network_size_are_refused(tmp_path: Path) -> None:
     tensors, _ = large.checkpoint_state()
     _, config = small.checkpoint_state()
     write_checkpoint(tmp_path / "m", tensors, {"class": "GaussianDiffusion", "config": config})
-    with pytest.raises(CheckpointError, match="weights do not fit MLPDenoiser"):
+    with pytest.raises(CheckpointError, match="weights do not fit MLPDenoiser") as info:
         load(tmp_path / "m")
+    assert str(tmp_path / "m") in str(info.value)
     reward_tensors, _ = relative_reward(hidden_dim=32).checkpoint_state()
     _, reward_config = relative_reward(hidden_dim=16).checkpoint_state()
     write_checkpoint(
@@ -256,6 +311,55 @@ def test_overwrite_replaces_the_checkpoint(tmp_path: Path) -> None:
     new = mlp_diffusion(seed=1)
     new.save(path)
     assert torch.equal(_outputs(load(path)), _outputs(new))
+
+
+def test_saving_over_a_folder_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    """`reward.save("runs")` instead of "runs/reward" must not delete the runs."""
+    runs = tmp_path / "runs"
+    (runs / "run1").mkdir(parents=True)
+    (runs / "run1" / "results.csv").write_text("precious")
+    with pytest.raises(TargetExistsError, match=r"runs: a folder with 1 entries \(run1\)"):
+        relative_reward().save(runs)
+    assert (runs / "run1" / "results.csv").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["results.csv", "run1", "runs"]
+
+
+def test_saving_over_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    with pytest.raises(TargetExistsError, match="a file of 4 bytes"):
+        mlp_diffusion().save(target)
+    assert target.read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_saving_into_an_empty_folder_works(tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    mlp_diffusion().save(tmp_path / "model")
+    assert isinstance(load(tmp_path / "model"), GaussianDiffusion)
+
+
+def _save_repeatedly(path: str, seed: int, rounds: int) -> None:  # runs in a child process
+    model = mlp_diffusion(seed=seed)
+    for _ in range(rounds):
+        model.save(path)
+
+
+def test_concurrent_saves_to_one_path_serialise(tmp_path: Path) -> None:
+    """Processes saving one path: every save succeeds, one of them wins, nothing is left."""
+    import multiprocessing
+
+    path = tmp_path / "model"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_save_repeatedly, args=(str(path), s, 60)) for s in (0, 1, 2)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    assert [proc.exitcode for proc in procs] == [0, 0, 0]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    outputs = _outputs(load(path))
+    assert any(torch.equal(outputs, _outputs(mlp_diffusion(seed=s))) for s in (0, 1, 2))
 
 
 def test_class_load_refuses_another_class(saved: Path, tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """Writing rr_gym-generated episodes as real Minari datasets, atomically.
 
 Datasets are written with :func:`minari.create_dataset_from_buffers` under a hidden
-temporary Minari root inside the real one (``<root>/.rr_gym-tmp-*``, which Minari's listing
-skips), then moved into place with one rename. An interrupted generation therefore never
-leaves a half-written dataset under the final id. The dataset's ``metadata.json`` carries an
-``"rr_gym"`` entry (generator, seed, layout, mean return, reference scores, ...).
+temporary Minari root inside the real one (``<root>/.rr_gym-dataset.PID@HOST.*.tmp``, which
+Minari's listing skips), then moved into place with one rename. An interrupted generation
+therefore never leaves a half-written dataset under the final id, and the next generation
+removes its temporary root (:func:`rr_gym.utils.io.remove_stale_temporaries`). The
+dataset's ``metadata.json`` carries an ``"rr_gym"`` entry (generator, seed, layout, mean
+return, reference scores, ...).
 
 Example:
     >>> import tempfile, numpy as np, gymnasium as gym
@@ -30,7 +32,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -44,6 +45,7 @@ import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
 from rr_gym.errors import ConfigError, DataError
+from rr_gym.utils.io import remove_stale_temporaries, replace_directory, temporary_directory
 
 __all__ = [
     "DatasetWriter",
@@ -55,6 +57,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Target name of the temporary Minari roots that datasets are built in.
+_TMP_NAME = "rr_gym-dataset"
 
 RR_GYM_METADATA_KEY = "rr_gym"
 
@@ -219,7 +224,9 @@ class DatasetWriter:
                 "pass overwrite=True (CLI: --overwrite) or choose another id"
             )
         root.mkdir(parents=True, exist_ok=True)
-        self._tmp_root = Path(tempfile.mkdtemp(prefix=".rr_gym-tmp-", dir=root))
+        for stale in remove_stale_temporaries(root, _TMP_NAME):
+            logger.info("removed %s, left by an interrupted dataset generation", stale)
+        self._tmp_root = temporary_directory(root, _TMP_NAME)
         return self
 
     def add(self, episode: EpisodeArrays) -> None:
@@ -335,13 +342,12 @@ class DatasetWriter:
             create_namespace(namespace)
         target = self.final_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(built, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_directory(built, target, replaces=_is_dataset, what="a Minari dataset")
+
+
+def _is_dataset(path: Path) -> bool:
+    """Whether ``path`` is a Minari dataset folder (which ``overwrite=True`` may replace)."""
+    return (path / "data").is_dir() or (path / "metadata.json").is_file()
 
 
 def _check_json(obj: Any, dataset_id: str) -> None:

@@ -16,7 +16,7 @@ from rr_gym.data.storage import (
     datasets_root,
     minari_root_env,
 )
-from rr_gym.errors import ConfigError, DataError
+from rr_gym.errors import ConfigError, DataError, TargetExistsError
 
 OBS = gym.spaces.Box(-10.0, 10.0, (3,), np.float64)
 ACT = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -91,6 +91,45 @@ def test_interrupted_overwrite_keeps_the_old_dataset(minari_root: Path) -> None:
         w.add(_episode(9))
         raise RuntimeError("boom")
     assert minari.load_dataset("rr_gym/test-v0").total_steps == 3
+
+
+def _killed_generation(dataset_id: str, root: str) -> None:  # runs in a child process
+    import os
+    import signal
+
+    with (
+        minari_root_env(root),
+        DatasetWriter(
+            dataset_id, observation_space=OBS, action_space=ACT, overwrite=True, batch_episodes=1
+        ) as w,
+    ):
+        w.add(_episode(3))
+        w.add(_episode(3))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_overwrite_leaves_nothing_after_the_next_generation(minari_root: Path) -> None:
+    import multiprocessing
+
+    _write("rr_gym/test-v0", [_episode(3)])
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(target=_killed_generation, args=("rr_gym/test-v0", str(minari_root)))
+    proc.start()
+    proc.join()
+    assert proc.exitcode is not None and proc.exitcode < 0
+    assert [p for p in minari_root.iterdir() if p.name.startswith(".")]  # its temporary root
+    assert minari.load_dataset("rr_gym/test-v0").total_steps == 3  # the old one is intact
+    _write("rr_gym/other-v0", [_episode(2)])
+    assert not [p for p in minari_root.iterdir() if p.name.startswith(".")]
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_dataset(minari_root: Path) -> None:
+    folder = minari_root / "rr_gym" / "test-v0"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(TargetExistsError, match="only a Minari dataset"):
+        _write("rr_gym/test-v0", [_episode(3)], overwrite=True)
+    assert (folder / "notes.txt").read_text() == "mine"
 
 
 def test_empty_dataset_is_an_error(minari_root: Path) -> None:
