@@ -34,7 +34,7 @@ from rr_gym.rewards.gradient_matching import (
 from rr_gym.rewards.relative import RelativeRewardModel
 from rr_gym.training import TrainConfig
 from rr_gym.utils.device import resolve_device
-from rr_gym.utils.validation import check_finite
+from rr_gym.utils.validation import check_finite, check_int
 
 __all__ = ["as_windows", "extract_reward", "load", "train_diffusion"]
 
@@ -54,8 +54,7 @@ def as_windows(
     Raises:
         DataError: wrong rank, empty data, a horizon the data cannot provide, or NaN/inf.
     """
-    if not isinstance(horizon, int) or horizon < 1:
-        raise ConfigError(f"horizon={horizon!r}; expected a positive int")
+    horizon = check_int(horizon, "horizon", minimum=1)
     layout: TransitionLayout | None = None
     metadata: dict[str, Any] = {}
     if hasattr(data, "windows") and hasattr(data, "layout"):
@@ -88,6 +87,13 @@ def as_windows(
     if layout is not None and layout.dim != arr.shape[2]:
         raise DataError(f"data has transition dim {arr.shape[2]} but its layout is {layout}")
     return np.ascontiguousarray(arr), layout, metadata
+
+
+def _check_steps(steps: Any) -> int:
+    """``steps`` as a positive int: zero steps would return an untrained model."""
+    return check_int(
+        steps, "steps", minimum=1, hint=" (optimisation steps; 0 would return an untrained model)"
+    )
 
 
 def _make_denoiser(
@@ -167,6 +173,7 @@ def train_diffusion(
         >>> model.sample(3).x.shape
         torch.Size([3, 1, 2])
     """
+    steps = _check_steps(steps)
     windows, data_layout, data_meta = as_windows(data, horizon)
     dim = windows.shape[2]
     layout = layout or data_layout or TransitionLayout.flat(dim)
@@ -269,6 +276,7 @@ def extract_reward(
         The relative reward (EMA weights) in eval mode; ``reward.predict(x, t=0)``.
     """
     check_compatible(base, expert)
+    steps = _check_steps(steps)
     windows, data_layout, _ = as_windows(data, base.horizon)
     if data_layout is not None and data_layout != base.layout:
         raise IncompatibleModelsError(

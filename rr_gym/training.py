@@ -6,9 +6,12 @@ from __future__ import annotations
 import abc
 import copy
 import dataclasses
+import hashlib
+import json
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,9 @@ from tqdm.auto import tqdm
 from rr_gym.checkpoint import Checkpointable, read_checkpoint, write_checkpoint
 from rr_gym.errors import CheckpointError, ConfigError, TrainingDivergedError
 from rr_gym.utils.ema import EMA
+from rr_gym.utils.validation import check_int, check_number
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer"]
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "tensor_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,23 +64,25 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.batch_size < 1 or self.lr <= 0 or self.log_every < 1:
-            raise ConfigError(
-                f"need steps >= 0, batch_size >= 1, lr > 0, log_every >= 1; got steps="
-                f"{self.steps}, batch_size={self.batch_size}, lr={self.lr}, "
-                f"log_every={self.log_every}"
+        self.steps = check_int(self.steps, "steps", minimum=0)
+        self.batch_size = check_int(self.batch_size, "batch_size", minimum=1)
+        self.log_every = check_int(self.log_every, "log_every", minimum=1)
+        self.seed = check_int(self.seed, "seed", minimum=0)
+        self.lr = check_number(self.lr, "lr", positive=True)
+        self.weight_decay = check_number(self.weight_decay, "weight_decay", minimum=0.0)
+        if self.checkpoint_every is not None:
+            self.checkpoint_every = check_int(
+                self.checkpoint_every, "checkpoint_every", minimum=1, hint=" (None disables)"
             )
-        if (
-            (self.checkpoint_every is not None and self.checkpoint_every < 1)
-            or (self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0)
-            or (self.grad_clip is not None and self.grad_clip <= 0)
-            or self.weight_decay < 0
+        if self.grad_clip is not None:
+            self.grad_clip = check_number(
+                self.grad_clip, "grad_clip", positive=True, hint=" (None disables clipping)"
+            )
+        if self.ema_decay is not None and not (
+            isinstance(self.ema_decay, float | int) and 0.0 < self.ema_decay < 1.0
         ):
             raise ConfigError(
-                f"need checkpoint_every >= 1, 0 < ema_decay < 1, grad_clip > 0 (None "
-                f"disables each) and weight_decay >= 0; got checkpoint_every="
-                f"{self.checkpoint_every}, ema_decay={self.ema_decay}, grad_clip="
-                f"{self.grad_clip}, weight_decay={self.weight_decay}"
+                f"ema_decay={self.ema_decay!r}; expected a number in (0, 1) (None disables EMA)"
             )
         if self.checkpoint_every is not None and self.checkpoint_dir is None:
             raise ConfigError(
@@ -117,6 +123,16 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
+def tensor_digest(tensors: Iterable[torch.Tensor]) -> str:
+    """SHA-256 (hex) of the dtypes, shapes and bytes of ``tensors``, in order."""
+    h = hashlib.sha256()
+    for tensor in tensors:
+        array = tensor.detach().to("cpu").contiguous()
+        h.update(f"{array.dtype}{tuple(array.shape)}".encode())
+        h.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+    return h.hexdigest()
+
+
 def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name[len(prefix) :]: v for name, v in tensors.items() if name.startswith(prefix)}
 
@@ -144,6 +160,7 @@ class Trainer(abc.ABC):
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self._data_digest: str | None = None  # computed once, when a fingerprint is needed
         self.skipped_steps = 0  # steps whose gradient was not finite (no update was made)
         self._skip_run = 0  # consecutive such steps
 
@@ -199,8 +216,23 @@ class Trainer(abc.ABC):
                 raise ConfigError("resume=True needs a checkpoint_dir to resume from")
             state_dir = Path(cfg.checkpoint_dir) / "trainer"
             if state_dir.exists():
-                self.load_state(state_dir)
-                logger.info("resumed %s at step %d", type(self).__name__, self.step)
+                self.load_state(state_dir, check_fingerprint=True)
+                if self.step > cfg.steps:
+                    raise ConfigError(
+                        f"steps={cfg.steps} but the checkpoint {state_dir} already holds "
+                        f"{self.step} steps; ask for steps >= {self.step} to resume from it, "
+                        "or use another checkpoint_dir to train from scratch"
+                    )
+                if self.step == cfg.steps:
+                    logger.warning(
+                        "%s: all %d requested steps are already done in %s; returning that "
+                        "model without training",
+                        type(self).__name__,
+                        self.step,
+                        state_dir,
+                    )
+                else:
+                    logger.info("resumed %s at step %d", type(self).__name__, self.step)
         start_step, start = self.step, time.perf_counter()
         self.module.train()
         bar = tqdm(
@@ -286,6 +318,47 @@ class Trainer(abc.ABC):
             )
         return value
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What a resumed run must share with the run that wrote its checkpoint.
+
+        The SHA-256 of the training data (already normalised, so another normaliser shows),
+        the loop options that shape the result (all but ``steps``, ``progress``,
+        ``log_every`` and the checkpoint options) and :meth:`options`. Subclasses add what
+        else they train against (e.g. the diffusion models of gradient matching).
+        """
+        if self._data_digest is None:
+            self._data_digest = tensor_digest([self.data])
+        loop = dataclasses.asdict(self.config)
+        for key in ("steps", "progress", "log_every", "checkpoint_every", "checkpoint_dir"):
+            loop.pop(key)
+        return {
+            "trainer": type(self).__name__,
+            "data_sha256": self._data_digest,
+            "data_shape": list(self.data.shape),
+            **loop,
+            **self.options(),
+        }
+
+    def _check_fingerprint(self, path: str | Path, saved: dict[str, Any] | None) -> None:
+        if saved is None:
+            logger.warning(
+                "%s was written by an rr_gym without run fingerprints: resuming without "
+                "checking that its data and options match this run's",
+                path,
+            )
+            return
+        now = json.loads(json.dumps(self.fingerprint()))  # lists for tuples, as saved
+        differ = [k for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+        if differ:
+            detail = "; ".join(
+                f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in differ
+            )
+            raise CheckpointError(
+                f"resume=True but {path} was written by a different run ({detail}). Resume "
+                "with the same data, normaliser and options, or give another checkpoint_dir "
+                "(or delete this one) to start over"
+            )
+
     # ------------------------------------------------------------------ state
     def save_checkpoint(self) -> None:
         """Write ``checkpoint_dir/trainer`` (resumable) and ``checkpoint_dir/model``."""
@@ -314,16 +387,29 @@ class Trainer(abc.ABC):
             "history": self.history,
             "extra": extra_meta,
             "config": self.training_config(),
+            "fingerprint": self.fingerprint(),
         }
         write_checkpoint(path, tensors, header)
 
-    def load_state(self, path: str | Path) -> None:
-        """Restore a state written by :meth:`save_state` by the same kind of trainer."""
+    def load_state(self, path: str | Path, *, check_fingerprint: bool = False) -> None:
+        """Restore a state written by :meth:`save_state` by the same kind of trainer.
+
+        Args:
+            path: the state's folder.
+            check_fingerprint: refuse a state whose :meth:`fingerprint` (data, options)
+                differs from this trainer's.
+
+        Raises:
+            CheckpointError: another trainer's state, a state that does not fit the model,
+                or (with ``check_fingerprint``) one written by a different run.
+        """
         tensors, header = read_checkpoint(path)
         if header.get("class") != "TrainerState" or header.get("trainer") != type(self).__name__:
             raise CheckpointError(
                 f"{path} holds state of {header.get('trainer')!r}, expected {type(self).__name__!r}"
             )
+        if check_fingerprint:
+            self._check_fingerprint(path, header.get("fingerprint"))
         try:
             self.module.load_state_dict(_prefixed("module.", tensors))
             if self.ema is not None:

@@ -141,10 +141,15 @@ def test_non_finite_data_is_a_data_error_naming_where(bad: float) -> None:
         as_windows(data, 1)
 
 
-@pytest.mark.parametrize("horizon", [0, -1, 1.5])
+@pytest.mark.parametrize("horizon", [0, -1, 1.5, True, "2"])
 def test_bad_horizon_is_a_config_error(horizon: Any) -> None:
-    with pytest.raises(ConfigError, match=f"horizon={horizon}"):
+    with pytest.raises(ConfigError, match=f"horizon={horizon!r}"):
         as_windows(POINTS, horizon)
+
+
+def test_a_numpy_integer_horizon_is_accepted() -> None:
+    windows, _, _ = as_windows(POINTS, np.int64(4))
+    assert windows.shape == (61, 4, 2)
 
 
 # ---------------------------------------------------------------------------- train_diffusion
@@ -194,6 +199,12 @@ def test_train_diffusion_uses_a_given_normalizer() -> None:
         ({"schedule": "quadratic"}, "quadratic"),
         ({"batch_size": 0}, "batch_size=0"),
         ({"device": "not-a-device"}, "device='not-a-device' is not a device"),
+        ({"steps": 0}, "steps=0; expected an int >= 1.*untrained model"),
+        ({"steps": 2.5}, r"steps=2.5 \(float\)"),
+        ({"lr": float("nan")}, "lr=nan; expected a finite number > 0"),
+        ({"lr": float("inf")}, "lr=inf"),
+        ({"grad_clip": float("nan")}, "grad_clip=nan"),
+        ({"seed": -1}, "seed=-1"),
     ],
 )
 def test_train_diffusion_bad_options_are_config_errors(kwargs: dict[str, Any], match: str) -> None:
@@ -297,6 +308,49 @@ def test_extract_reward_leaves_the_models_weights_alone() -> None:
     assert all(torch.equal(before[1][k], v) for k, v in expert.state_dict().items())
 
 
+@pytest.mark.parametrize("which", ["base", "expert"])
+def test_extract_reward_refuses_what_is_not_a_diffusion_model(which: str) -> None:
+    model = _diffusion(POINTS)
+    models = {"base": model, "expert": model, which: "foo"}
+    with pytest.raises(ConfigError, match=f"{which} is a str \\('foo'\\); expected a Gauss"):
+        rr_gym.extract_reward(models["base"], models["expert"], POINTS, steps=1)
+
+
+def test_resume_with_other_data_or_options_is_refused_naming_both(tmp_path: Path) -> None:
+    _diffusion(POINTS, steps=2, checkpoint_dir=tmp_path / "run")
+    with pytest.raises(CheckpointError, match=r"data_sha256: checkpoint '\w+', now '\w+'"):
+        _diffusion(POINTS + 1.0, steps=3, checkpoint_dir=tmp_path / "run", resume=True)
+    # another fitted normaliser: the normalised training data differ
+    other = Normalizer.fit(POINTS * 2.0, "gaussian")
+    with pytest.raises(CheckpointError, match="data_sha256"):
+        _diffusion(POINTS, steps=3, checkpoint_dir=tmp_path / "run", resume=True, normalizer=other)
+    with pytest.raises(CheckpointError, match=r"lr: checkpoint 0.0002, now 0.001"):
+        _diffusion(POINTS, steps=3, checkpoint_dir=tmp_path / "run", resume=True, lr=1e-3)
+    resumed = _diffusion(POINTS, steps=3, checkpoint_dir=tmp_path / "run", resume=True)
+    assert resumed.training_config["steps_done"] == 3
+
+
+def test_resume_refuses_fewer_steps_than_done_and_says_when_all_are_done(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _diffusion(POINTS, steps=4, checkpoint_dir=tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"steps=2 but the checkpoint .* already holds 4 steps"):
+        _diffusion(POINTS, steps=2, checkpoint_dir=tmp_path / "run", resume=True)
+    with caplog.at_level("WARNING", logger="rr_gym.training"):
+        done = _diffusion(POINTS, steps=4, checkpoint_dir=tmp_path / "run", resume=True)
+    assert done.training_config["steps_done"] == 4
+    assert "all 4 requested steps are already done" in caplog.text
+
+
+def test_resuming_a_reward_against_other_diffusion_models_is_refused(tmp_path: Path) -> None:
+    base = _diffusion(POINTS, seed=0)
+    expert = _diffusion(POINTS + 0.5, seed=1, normalizer=base.normalizer)
+    _reward(base, expert, checkpoint_dir=tmp_path / "r")
+    other = _diffusion(POINTS + 0.5, seed=2, normalizer=base.normalizer)
+    with pytest.raises(CheckpointError, match="expert_sha256"):
+        _reward(base, other, steps=3, checkpoint_dir=tmp_path / "r", resume=True)
+
+
 def test_extract_reward_refuses_incompatible_models() -> None:
     with pytest.raises(IncompatibleModelsError, match="horizon: base has 1, expert has 2"):
         _reward(expert=gaussian([1.0, 0.0], [0.5, 0.5], n_steps=10, horizon=2))
@@ -315,6 +369,8 @@ def test_extract_reward_refuses_incompatible_models() -> None:
         ({"source": "expert"}, "source='expert'"),
         ({"l2": -1.0}, "l2=-1.0"),
         ({"lr": 0.0}, "lr=0.0"),
+        ({"lr": float("nan")}, "lr=nan"),
+        ({"steps": 0}, "steps=0; expected an int >= 1"),
         ({"device": "not-a-device"}, "device='not-a-device'"),
     ],
 )

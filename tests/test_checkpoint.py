@@ -215,9 +215,7 @@ def test_incomplete_config_is_refused(saved: Path) -> None:
 
 
 @pytest.mark.parametrize("key", ["config", "layout"])
-def test_a_header_without_config_or_layout_names_the_missing_entry(
-    saved: Path, key: str
-) -> None:
+def test_a_header_without_config_or_layout_names_the_missing_entry(saved: Path, key: str) -> None:
     header = json.loads((saved / CONFIG_FILE).read_text())
     del (header if key == "config" else header["config"])[key]
     _write_header(saved, header)

@@ -83,6 +83,11 @@ class NoisedDiscriminatorReward(TorchRewardModel):
         self.noise_schedule = NoiseSchedule.from_dict(self.schedule)
         self.net = WindowRewardNet(window, layout.dim, hidden_dim, depth, time_dim)
 
+    @property
+    def n_diffusion_steps(self) -> int:
+        """T of the schedule the discriminator was trained on."""
+        return self.noise_schedule.n_steps
+
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.net(w, t)
 

@@ -346,7 +346,15 @@ def check_compatible(base: GaussianDiffusion, expert: GaussianDiffusion) -> None
 
     Raises:
         IncompatibleModelsError: naming the first difference and both values.
+        ConfigError: ``base`` or ``expert`` is not a :class:`GaussianDiffusion`.
     """
+    for name, value in (("base", base), ("expert", expert)):
+        if not isinstance(value, GaussianDiffusion):
+            raise ConfigError(
+                f"{name} is a {type(value).__name__} ({value!r:.60}); expected a "
+                "GaussianDiffusion: train one with rr_gym.train_diffusion or load a saved one "
+                "with rr_gym.load(path)"
+            )
     checks: list[tuple[str, Any, Any]] = [
         ("noise schedule", base.schedule, expert.schedule),
         ("horizon", base.horizon, expert.horizon),

@@ -13,7 +13,7 @@ from rr_gym.checkpoint import Checkpointable
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
-from rr_gym.utils.validation import check_finite
+from rr_gym.utils.validation import check_finite, check_int
 
 __all__ = ["Reduction", "RewardModel", "TorchRewardModel"]
 
@@ -87,6 +87,12 @@ class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.training_config: dict[str, Any] = {}
 
+    @property
+    def n_diffusion_steps(self) -> int | None:
+        """T of the noise schedule whose steps ``t`` this reward reads; None when the reward
+        does not depend on ``t`` (then any ``t >= 0`` gives the same reward)."""
+        return None
+
     @abc.abstractmethod
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Reward of windows ``w`` ``(M, window, D)`` at steps ``t`` ``(M,)``; returns ``(M,)``."""
@@ -128,6 +134,16 @@ class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
             (grad,) = torch.autograd.grad(self.forward(v, t).sum(), v)
         return grad
 
+    def _check_step(self, t: Any) -> int:
+        """``t`` as an int in ``0..T-1``, else a ConfigError naming both."""
+        n_steps = self.n_diffusion_steps
+        valid = "an int >= 0" if n_steps is None else f"an int in 0..{n_steps - 1}"
+        hint = "" if n_steps is None else f" (this reward was trained on T={n_steps} steps)"
+        t = check_int(t, "t", minimum=0, hint=hint)
+        if n_steps is not None and t >= n_steps:
+            raise ConfigError(f"t={t}; expected {valid}{hint}; t=0 is the clean-data reward")
+        return t
+
     @torch.no_grad()
     def predict(self, x: np.ndarray, t: int = 0, *, batch_size: int = 65536) -> np.ndarray:
         """Reward of raw ``x`` ``(N, H, D)`` or ``(N, D)`` (one transition each) at step ``t``.
@@ -137,9 +153,10 @@ class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
 
         Raises:
             DataError: wrong rank or size, or non-finite values.
+            ConfigError: ``t`` is not an int in ``0..T-1`` (T: :attr:`n_diffusion_steps`).
         """
-        if batch_size < 1:
-            raise ConfigError(f"batch_size={batch_size}; expected a positive number of rows")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        t = self._check_step(t)
         arr = np.asarray(x, dtype=np.float32)
         if arr.ndim == 2:
             arr = arr[:, None, :]

@@ -14,7 +14,7 @@ from rr_gym.diffusion.gaussian import GaussianDiffusion, _randn, check_compatibl
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import TorchRewardModel
-from rr_gym.training import TrainConfig, Trainer
+from rr_gym.training import TrainConfig, Trainer, tensor_digest
 
 __all__ = ["EvalPoint", "GradientMatchingTrainer", "MatchTarget", "NoisySource"]
 
@@ -184,6 +184,14 @@ class GradientMatchingTrainer(Trainer):
     def export(self, module: nn.Module) -> TorchRewardModel:
         assert isinstance(module, TorchRewardModel)
         return module
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The base trainer's, plus the weights of the two diffusion models it matches."""
+        return {
+            **super().fingerprint(),
+            "base_sha256": tensor_digest(self.base.state_dict().values()),
+            "expert_sha256": tensor_digest(self.expert.state_dict().values()),
+        }
 
     def options(self) -> dict[str, Any]:
         return {

@@ -57,6 +57,11 @@ class RelativeRewardModel(TorchRewardModel):
         self.net = WindowRewardNet(window, layout.dim, hidden_dim, depth, time_dim)
         self.schedule = dict(schedule or {})
 
+    @property
+    def n_diffusion_steps(self) -> int | None:
+        """T of the schedule the reward was trained on (None when built without one)."""
+        return int(self.schedule["n_steps"]) if self.schedule else None
+
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.net(w, t)
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import rr_gym
-from rr_gym.checkpoint import CONFIG_FILE
+from rr_gym.checkpoint import CONFIG_FILE, _header_digest
 from rr_gym.diffusion import NoiseSchedule
 from rr_gym.diffusion.analytic import GaussianMixtureDiffusion
-from rr_gym.errors import CheckpointError
+from rr_gym.errors import CheckpointError, ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel
@@ -123,9 +123,29 @@ def test_invalid_reward_settings_in_the_sidecar_are_checkpoint_errors(
     path = relative_reward().save(tmp_path / "r")
     header = json.loads((path / CONFIG_FILE).read_text())
     header["config"][key] = value
+    header["header_sha256"] = _header_digest(header)  # a consistent header, bad values
     (path / CONFIG_FILE).write_text(json.dumps(header))
     with pytest.raises(CheckpointError, match=match):
         rr_gym.load(path)
+
+
+@pytest.mark.parametrize(
+    ("t", "match"),
+    [
+        (-1, "t=-1; expected an int >= 0"),
+        (0.5, r"t=0.5 \(float\)"),
+        (10, r"t=10; expected an int in 0..9"),
+        (1000, r"t=1000; expected an int in 0..9"),
+    ],
+)
+def test_predict_refuses_a_step_outside_the_schedule(t: object, match: str) -> None:
+    reward = relative_reward(schedule=NoiseSchedule(10).to_dict())
+    x = np.zeros((3, 2), np.float32)
+    with pytest.raises(ConfigError, match=match) as info:
+        reward.predict(x, t=t)  # type: ignore[arg-type]
+    assert "T=10" in str(info.value)
+    assert reward.predict(x, t=np.int64(9)).shape == (3,)
+    assert reward.predict(x, t=0).shape == (3,)
 
 
 @pytest.mark.gpu
@@ -136,3 +156,13 @@ def test_trained_reward_loads_onto_cuda(tmp_path: Path) -> None:
     assert back.device.type == "cuda"
     raw = np.random.default_rng(1).normal(size=(8, 3, 3))
     np.testing.assert_allclose(back.predict(raw, t=4), reward.predict(raw, t=4), atol=1e-5)
+
+
+def test_a_reward_without_a_schedule_takes_any_step_but_only_integer_ones() -> None:
+    reward = relative_reward()
+    assert reward.n_diffusion_steps is None
+    x = np.zeros((2, 2), np.float32)
+    assert reward.predict(x, t=1000).shape == (2,)
+    for bad in (-1, 0.5, True):
+        with pytest.raises(ConfigError, match=f"t={bad!r}"):
+            reward.predict(x, t=bad)  # type: ignore[arg-type]
