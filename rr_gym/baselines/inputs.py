@@ -20,7 +20,7 @@ import numpy as np
 
 from rr_gym.api import as_windows
 from rr_gym.data.fields import episode_transitions, infer_layout
-from rr_gym.data.loading import dataset_metadata, load_dataset
+from rr_gym.data.loading import dataset_metadata, load_dataset, reading_episodes
 from rr_gym.data.windows import make_windows
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
@@ -156,13 +156,14 @@ def _from_minari(source: Any, layout: TransitionLayout | None) -> Transitions:
     if layout is None:
         layout = env_layout(dataset.observation_space, dataset.action_space, next_observation=True)
     rows, dones = [], []
-    for episode in dataset.iterate_episodes():
-        if len(episode.rewards) == 0:
-            continue
-        rows.append(
-            episode_transitions(episode.observations, episode.actions, episode.rewards, layout)
-        )
-        dones.append(np.asarray(episode.terminations, bool))
+    with reading_episodes(dataset):
+        for episode in dataset.iterate_episodes():
+            if len(episode.rewards) == 0:
+                continue
+            rows.append(
+                episode_transitions(episode.observations, episode.actions, episode.rewards, layout)
+            )
+            dones.append(np.asarray(episode.terminations, bool))
     if not rows:
         raise DataError(f"Minari dataset {dataset.id!r} has no transition")
     meta = dataset_metadata(dataset)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rr_gym.data.loading import DatasetSource, load_dataset
+from rr_gym.data.loading import DatasetSource, load_dataset, reading_episodes
 from rr_gym.data.storage import RR_GYM_METADATA_KEY, datasets_root
 
 __all__ = ["DatasetSummary", "list_local_datasets", "summarize"]
@@ -55,7 +55,8 @@ class DatasetSummary:
 
 
 def _mean_return(dataset: Any) -> float | None:
-    returns = [float(np.sum(ep.rewards)) for ep in dataset.iterate_episodes()]
+    with reading_episodes(dataset):
+        returns = [float(np.sum(ep.rewards)) for ep in dataset.iterate_episodes()]
     return float(np.mean(returns)) if returns else None
 
 
@@ -64,6 +65,11 @@ def summarize(source: DatasetSource, *, compute_return: bool = True) -> DatasetS
 
     The mean return comes from rr_gym's metadata when present; otherwise it is computed
     by reading every episode when ``compute_return`` is True.
+
+    Raises:
+        DatasetNotFoundError: ``source`` is not a local dataset.
+        DataError: the dataset's data file is missing, truncated or corrupt (names the file
+            and how to regenerate it).
     """
     dataset = load_dataset(source, download=False)
     meta = dataset.storage.metadata
@@ -85,7 +91,12 @@ def summarize(source: DatasetSource, *, compute_return: bool = True) -> DatasetS
 
 
 def list_local_datasets(*, compute_returns: bool = True) -> list[DatasetSummary]:
-    """Summaries of every dataset under the Minari root, sorted by id."""
+    """Summaries of every dataset under the Minari root, sorted by id.
+
+    Raises:
+        DataError: a dataset's data file is missing, truncated or corrupt (names the file
+            and how to regenerate it).
+    """
     import minari
 
     if not datasets_root().is_dir():

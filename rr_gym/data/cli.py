@@ -17,12 +17,68 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rr_gym.errors import ConfigError, RRGymError
 
 __all__ = ["build_parser", "main"]
+
+
+def _int_option(minimum: int, expected: str) -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers ``>= minimum`` (usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an integer; expected {expected}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; expected {expected}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_option(1, "a positive integer")
+_seed = _int_option(0, "a non-negative integer seed")
+
+
+def _finite_float(text: str) -> float:
+    """An argparse ``type`` accepting finite floats (not nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; expected a finite float"
+        ) from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not finite; expected a finite float")
+    return value
+
+
+def _goal_spec(text: str) -> str:
+    """An argparse ``type`` for ``--goal``: ``'all'`` or a non-empty comma list of indices.
+
+    Whether the indices exist in the chosen maze is checked later (:func:`_goals`).
+    """
+    spec = text.strip()
+    expected = "a goal index (e.g. 1), a comma list of them (e.g. 0,2) or 'all'"
+    if spec == "all":
+        return spec
+    parts = [g.strip() for g in spec.split(",")]
+    if not spec or any(not g for g in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} holds an empty goal; expected {expected}")
+    bad = [g for g in parts if not (g.isascii() and g.isdigit())]
+    if bad:
+        where = repr(text) if len(parts) == 1 else f"{text!r}: {bad[0]!r}"
+        raise argparse.ArgumentTypeError(
+            f"{where} is not a non-negative integer; expected {expected}"
+        )
+    return ",".join(str(int(g)) for g in parts)
 
 
 def _goals(text: str, maze: str) -> list[int]:
@@ -35,6 +91,10 @@ def _goals(text: str, maze: str) -> list[int]:
         goals = [int(g) for g in text.split(",") if g.strip()]
     except ValueError:
         raise ConfigError(f"--goal {text!r}; expected an index, a comma list or 'all'") from None
+    if not goals:
+        raise ConfigError(
+            f"--goal {text!r} names no goal; expected an index, a comma list or 'all'"
+        )
     for g in goals:
         geometry.goal_cell(g)  # raises with the valid choices
     return goals
@@ -58,12 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     pm = kinds.add_parser("pointmaze", help="PointMaze waypoint-controller data")
     pm.add_argument("--maze", required=True, choices=MAZE_NAMES)
     which = pm.add_mutually_exclusive_group(required=True)
-    which.add_argument("--goal", help="goal index, comma list of indices, or 'all' (expert data)")
+    which.add_argument(
+        "--goal", type=_goal_spec, help="goal index, comma list of indices, or 'all' (expert data)"
+    )
     which.add_argument("--base", action="store_true", help="random goals (base data)")
-    pm.add_argument("--steps", type=int, default=1_000_000, help="transitions per dataset")
-    pm.add_argument("--seed", type=int, default=0)
+    pm.add_argument(
+        "--steps", type=_positive_int, default=1_000_000, help="transitions per dataset"
+    )
+    pm.add_argument("--seed", type=_seed, default=0)
     pm.add_argument("--reward", choices=("sparse", "dense"), default="sparse")
-    pm.add_argument("--max-episode-steps", type=int, default=None)
+    pm.add_argument(
+        "--max-episode-steps",
+        type=_positive_int,
+        default=None,
+        help="episode time limit (default: the env's)",
+    )
     pm.add_argument("--dataset-id", default=None, help="override the id (one dataset only)")
     pm.add_argument("--overwrite", action="store_true")
 
@@ -72,14 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument(
         "--levels", default="all", help=f"comma list of {','.join(LOCOMOTION_LEVELS)} or 'all'"
     )
-    lo.add_argument("--train-steps", type=int, default=300_000, help="PPO budget (env steps)")
-    lo.add_argument("--steps-per-level", type=int, default=200_000)
-    lo.add_argument("--seed", type=int, default=0)
-    lo.add_argument("--eval-every", type=int, default=10_000)
-    lo.add_argument("--eval-episodes", type=int, default=5)
+    lo.add_argument(
+        "--train-steps", type=_positive_int, default=300_000, help="PPO budget (env steps)"
+    )
+    lo.add_argument("--steps-per-level", type=_positive_int, default=200_000)
+    lo.add_argument("--seed", type=_seed, default=0)
+    lo.add_argument("--eval-every", type=_positive_int, default=10_000)
+    lo.add_argument("--eval-episodes", type=_positive_int, default=5)
     lo.add_argument(
         "--action-std",
-        type=float,
+        type=_finite_float,
         default=0.1,
         help="Gaussian noise on the mean action for evaluation and collection "
         "(0: deterministic; negative: PPO's own learned std)",

@@ -21,23 +21,28 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rr_gym.data.ids import substitute_command
+from rr_gym.data.ids import NAMESPACE, substitute_command
 from rr_gym.data.storage import RR_GYM_METADATA_KEY, datasets_root
 from rr_gym.errors import DataError, DatasetNotFoundError
 
 __all__ = [
     "DatasetSource",
+    "check_data_file",
     "dataset_metadata",
     "load_dataset",
+    "reading_episodes",
     "remote_reachable",
+    "unreadable_data_error",
 ]
 
 logger = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ logger = logging.getLogger(__name__)
 DatasetSource = Any  # str | os.PathLike | minari.MinariDataset (minari is imported lazily)
 
 _REMOTE_HOSTS = {"hf": "huggingface.co", "gcp": "storage.googleapis.com"}
+_HDF5_FILE = "main_data.hdf5"  # Minari's name of an HDF5 dataset's episode file
 
 
 def _is_minari_dataset(obj: Any) -> bool:
@@ -57,9 +63,115 @@ def _open_data_dir(data_dir: Path, label: str) -> Any:
     from minari import MinariDataset
 
     try:
-        return MinariDataset(data_dir)
+        dataset = MinariDataset(data_dir)
     except (ValueError, KeyError, OSError) as exc:
         raise DataError(f"cannot open Minari dataset {label} at {data_dir}: {exc}") from exc
+    check_data_file(dataset)
+    return dataset
+
+
+def _remedy(dataset_id: str | None) -> str:
+    """What to do about a damaged dataset: regenerate it, or delete and fetch it again."""
+    if dataset_id is None:
+        return "delete the dataset folder and download or generate it again"
+    command = substitute_command(dataset_id)
+    if dataset_id.startswith(f"{NAMESPACE}/"):
+        return (
+            f"regenerate it with: {command} --overwrite, plus the options it was made with "
+            "(--steps, --seed...: see the 'rr_gym' entry of its metadata.json), or delete the "
+            "dataset folder and generate it again"
+        )
+    return (
+        f"delete the dataset folder and download it again (minari.download_dataset"
+        f"({dataset_id!r})), or generate a local substitute with: {command}"
+    )
+
+
+def unreadable_data_error(path: Path, dataset_id: str | None, cause: BaseException) -> DataError:
+    """The :class:`~rr_gym.errors.DataError` for a dataset file that cannot be read.
+
+    Args:
+        path: the damaged file (e.g. ``.../data/main_data.hdf5``).
+        dataset_id: the dataset's Minari id, when known (it picks the suggested command).
+        cause: the low-level error (h5py's ``OSError``, a ``KeyError``...).
+
+    Returns:
+        An error naming the file, saying it is truncated or corrupt, quoting ``cause`` and
+        saying how to replace the dataset.
+    """
+    what = f"of Minari dataset {dataset_id!r} " if dataset_id else ""
+    return DataError(
+        f"the data file {path} {what}is truncated or corrupt (expected a complete HDF5 "
+        f"file; reading it failed with {type(cause).__name__}: {cause}); "
+        f"{_remedy(dataset_id)}"
+    )
+
+
+def _hdf5_file(dataset: Any) -> Path | None:
+    """The HDF5 file of an open dataset (None for other storage formats)."""
+    storage = dataset.storage
+    if str(storage.metadata.get("data_format", "hdf5")) != "hdf5":
+        return None
+    return Path(storage.data_path) / _HDF5_FILE
+
+
+def check_data_file(dataset: Any) -> None:
+    """Raise if the episode data file of an open Minari dataset is missing or damaged.
+
+    Opening a ``MinariDataset`` only reads its ``metadata.json``; a truncated
+    ``main_data.hdf5`` (an interrupted copy or download) would otherwise fail later, inside
+    h5py, with a bare ``OSError``. This opens the file once, which checks its header and its
+    recorded length against the real one (cheap, independent of the dataset's size).
+
+    Args:
+        dataset: a ``minari.MinariDataset``.
+
+    Raises:
+        DataError: the file is missing, truncated or not an HDF5 file (names the file and
+            how to regenerate or re-download the dataset).
+    """
+    path = _hdf5_file(dataset)
+    if path is None:
+        return
+    dataset_id = getattr(dataset, "id", None)
+    if not path.is_file():
+        raise DataError(
+            f"Minari dataset {dataset_id!r} has no data file: {path} is missing (expected "
+            f"the episodes there, next to metadata.json); {_remedy(dataset_id)}"
+        )
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as exc:
+        raise unreadable_data_error(path, dataset_id, exc) from exc
+
+
+@contextlib.contextmanager
+def reading_episodes(dataset: Any) -> Iterator[None]:
+    """Turn a low-level read failure inside the block into a :class:`DataError`.
+
+    For damage that :func:`check_data_file` cannot see from the file's header (corrupt
+    bytes in the middle), h5py fails while episodes are read: with this, such a failure
+    names the file and the remedy.
+
+    Args:
+        dataset: the ``minari.MinariDataset`` read inside the block.
+
+    Raises:
+        DataError: h5py raised ``OSError`` (or a missing group ``KeyError``) in the block.
+
+    Example::
+
+        with reading_episodes(dataset):
+            returns = [ep.rewards.sum() for ep in dataset.iterate_episodes()]
+    """
+    try:
+        yield
+    except (OSError, KeyError) as exc:
+        path = _hdf5_file(dataset) or Path(dataset.storage.data_path)
+        raise unreadable_data_error(path, getattr(dataset, "id", None), exc) from exc
 
 
 def _local_dir(path: Path) -> Path | None:
@@ -146,9 +258,11 @@ def load_dataset(source: DatasetSource, *, download: bool = True, timeout: float
     Raises:
         DatasetNotFoundError: neither local nor downloadable (names the id, the folder
             searched and the rr_gym command that generates a substitute).
-        DataError: the folder exists but is not a readable Minari dataset.
+        DataError: the folder exists but is not a readable Minari dataset, or its data file
+            is missing, truncated or corrupt (names the file and how to regenerate it).
     """
     if _is_minari_dataset(source):
+        check_data_file(source)
         return source
     if not isinstance(source, str | os.PathLike):
         raise DataError(

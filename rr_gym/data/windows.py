@@ -40,7 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rr_gym.data.fields import episode_transitions, infer_layout
-from rr_gym.data.loading import DatasetSource, dataset_metadata, load_dataset
+from rr_gym.data.loading import DatasetSource, dataset_metadata, load_dataset, reading_episodes
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
@@ -330,22 +330,23 @@ def make_windows(
     transitions: list[np.ndarray] = []
     rewards: list[np.ndarray] = []
     ids: list[int] = []
-    episodes = dataset.iterate_episodes()
-    for episode in tqdm(
-        episodes,
-        total=n_episodes,
-        desc=f"windows {dataset.id}",
-        disable=not progress,
-        unit="ep",
-        leave=False,
-    ):
-        if len(episode.rewards) == 0:
-            continue
-        transitions.append(
-            episode_transitions(episode.observations, episode.actions, episode.rewards, layout)
-        )
-        rewards.append(np.asarray(episode.rewards, np.float32))
-        ids.append(int(episode.id))
+    with reading_episodes(dataset):
+        episodes = dataset.iterate_episodes()
+        for episode in tqdm(
+            episodes,
+            total=n_episodes,
+            desc=f"windows {dataset.id}",
+            disable=not progress,
+            unit="ep",
+            leave=False,
+        ):
+            if len(episode.rewards) == 0:
+                continue
+            transitions.append(
+                episode_transitions(episode.observations, episode.actions, episode.rewards, layout)
+            )
+            rewards.append(np.asarray(episode.rewards, np.float32))
+            ids.append(int(episode.id))
     if not transitions:
         raise DataError(f"Minari dataset {dataset.id!r} has only empty episodes")
     meta = dataset_metadata(dataset)

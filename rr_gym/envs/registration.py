@@ -36,11 +36,12 @@ locomotion tasks; :func:`register_wrapped` registers any other id.
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import gymnasium_robotics
@@ -223,13 +224,94 @@ def _rr_gym_wrapper_options() -> frozenset[str]:
     return frozenset(_keyword_names(RelativeReward) - {"env"})
 
 
+def _creator(base_id: str) -> Callable[..., gym.Env[Any, Any]]:
+    """The constructor (class or function) of the registered env ``base_id``."""
+    spec = gym.spec(base_id)
+    if spec.entry_point is None:
+        raise ConfigError(f"env id {base_id!r} has no entry point")
+    if callable(spec.entry_point):
+        return spec.entry_point
+    return load_env_creator(spec.entry_point)
+
+
+class _EnvKeywords(NamedTuple):
+    """What an env constructor's signature says about its keyword arguments.
+
+    Attributes:
+        names: keywords it names: its own, and for a class whose ``__init__`` takes
+            ``**kwargs``, those of the base classes' ``__init__`` it may pass them to.
+        open: whether it takes ``**kwargs`` (or its signature cannot be read), so that
+            keywords it does not name may still be valid.
+    """
+
+    names: frozenset[str]
+    open: bool
+
+
+def _env_keywords(creator: Any) -> _EnvKeywords:
+    try:
+        params = inspect.signature(creator).parameters.values()
+    except (TypeError, ValueError):
+        return _EnvKeywords(frozenset(), True)
+    names = _keyword_names(creator)
+    is_open = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    if is_open and inspect.isclass(creator):
+        for base in creator.__mro__[1:]:
+            if "__init__" in vars(base):
+                names |= _keyword_names(vars(base)["__init__"]) - {"self"}
+    return _EnvKeywords(frozenset(names), is_open)
+
+
+#: Keywords left to Gymnasium's own handling (``gym.make`` adapts ``render_mode``).
+_ALWAYS_PASSED = frozenset({"render_mode"})
+
+#: With a ``**kwargs`` env constructor, a keyword it does not name is refused only when it
+#: is at least this close (difflib ratio) to an rr_gym keyword, i.e. most likely a typo.
+_TYPO_CUTOFF = 0.8
+
+
+def _check_env_kwargs(
+    base_id: str, env_kwargs: Mapping[str, Any], rr_gym_keywords: set[str]
+) -> None:
+    """Refuse keywords bound for the env that neither it nor rr_gym accepts.
+
+    Raises:
+        ConfigError: a keyword that the env's constructor does not name and that is either
+            close to an rr_gym keyword (a typo such as ``reward_modle``) or refused by a
+            constructor without ``**kwargs``; names the closest valid keyword and lists
+            rr_gym's.
+    """
+    if not env_kwargs:
+        return
+    creator = _creator(base_id)
+    accepted = _env_keywords(creator)
+    ours = sorted(rr_gym_keywords)
+    for name in env_kwargs:
+        if name in accepted.names or name in _ALWAYS_PASSED:
+            continue
+        typo_of = difflib.get_close_matches(name, ours, n=1, cutoff=_TYPO_CUTOFF)
+        if accepted.open and not typo_of:
+            continue  # may be a keyword of the env that its signature does not show
+        closest = typo_of or difflib.get_close_matches(name, [*ours, *sorted(accepted.names)], n=1)
+        hint = f"did you mean {closest[0]!r}? " if closest else ""
+        where = getattr(creator, "__qualname__", repr(creator))
+        env_part = (
+            f"{where} does not name it (it takes **kwargs, but {name!r} looks like a "
+            "misspelt rr_gym keyword)"
+            if accepted.open
+            else f"{where} does not accept it (its keywords: {sorted(accepted.names)})"
+        )
+        raise ConfigError(
+            f"unknown keyword {name!r} for the rr_gym env of {base_id!r}: it is not an "
+            f"rr_gym keyword and {env_part}; {hint}valid rr_gym keywords: {ours}"
+        )
+
+
 def _make_base(base_id: str, env_kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
     """The env of ``base_id`` without Gymnasium's make-time wrappers (the outer make adds
     the checker, order enforcement and time limit around the whole chain)."""
     spec = gym.spec(base_id)
-    if spec.entry_point is None:
-        raise ConfigError(f"env id {base_id!r} has no entry point")
-    creator = spec.entry_point if callable(spec.entry_point) else load_env_creator(spec.entry_point)
+    creator = _creator(base_id)
     env = creator(**{**copy.deepcopy(spec.kwargs), **env_kwargs})
     for wrapper_spec in spec.additional_wrappers:
         env = load_env_creator(wrapper_spec.entry_point)(env=env, **(wrapper_spec.kwargs or {}))
@@ -250,6 +332,12 @@ def make_wrapped_env(
 
     Returns:
         the wrapped env.
+
+    Raises:
+        ConfigError: a keyword that neither a wrapper, rr_gym nor the env accepts: one the
+            env's constructor does not name and that is close to an rr_gym keyword (e.g.
+            ``reward_modle``), or, for a constructor without ``**kwargs``, any it does not
+            name. The message names the closest valid keyword and lists rr_gym's.
     """
     if isinstance(wrappers, (str, WrapperSpec, Mapping)) or callable(wrappers):
         wrappers = [wrappers]
@@ -271,6 +359,9 @@ def make_wrapped_env(
         logger.debug(
             "%s: %s held back for rr_gym wrappers applied after make (make_vec)", base_id, held
         )
+    rr_gym_keywords = {"wrappers", *_rr_gym_wrapper_options()}
+    rr_gym_keywords.update(*(item.accepts for item in items))
+    _check_env_kwargs(base_id, env_kwargs, rr_gym_keywords)
     env = _make_base(base_id, env_kwargs)
     for item, item_kwargs in zip(items, per_item, strict=True):
         env = item.apply(env, item_kwargs)

@@ -247,6 +247,9 @@ class RewardEngine:
         self._x = np.zeros((num_envs, self.builder.dim), dtype=np.float32)
         self._all_valid = np.ones(num_envs, dtype=bool)
         self._prev: ObsParts | None = None
+        self.first_env_index = 0
+        """Index of row 0 in messages: a one-env engine inside a vector env's worker names
+        its env by the worker's index."""
 
     def reset(self, obs: Any, rows: np.ndarray | None = None) -> None:
         """Start new episodes from batched ``obs`` for all environments or boolean ``rows``."""
@@ -345,9 +348,10 @@ class RewardEngine:
 
     def _nonfinite(self, bad: np.ndarray, x: np.ndarray, env_r: np.ndarray, what: str) -> None:
         i = int(np.flatnonzero(bad)[0])
+        env = f"env {i + self.first_env_index}"
         if what == "model":
             msg = (
-                f"the reward model returned a non-finite reward for env {i}'s window "
+                f"the reward model returned a non-finite reward for {env}'s window "
                 f"(transition {x[i].tolist()})"
             )
         elif not np.isfinite(x[i]).all():
@@ -355,11 +359,11 @@ class RewardEngine:
             field = self.builder.field_at(col)
             sl = self.model.layout.slice(field)
             msg = (
-                f"env {i}'s transition has a non-finite value in layout field {field!r}: "
+                f"{env}'s transition has a non-finite value in layout field {field!r}: "
                 f"{x[i, sl].tolist()}"
             )
         else:
-            msg = f"env {i} returned a non-finite reward {float(env_r[i])} (mode='add')"
+            msg = f"{env} returned a non-finite reward {float(env_r[i])} (mode='add')"
         if self.nan_policy == "raise":
             raise DataError(
                 f"{msg}; expected finite values. Pass nan_policy='zero' to score such steps 0"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 import os
+import re
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -38,6 +40,12 @@ class RelativeReward(
 
     ``info`` keeps the env's own reward as ``info["env_reward"]`` and the raw model
     output as ``info["model_reward"]``.
+
+    Errors about a step (a NaN observation, a non-finite model output) name the env by
+    :attr:`env_index`. Inside a worker of Gymnasium's ``AsyncVectorEnv`` (e.g.
+    ``gym.make_vec(..., vectorization_mode="async", wrappers=[RelativeReward])``) it is the
+    worker's index, found at construction; elsewhere it is 0. In a ``SyncVectorEnv`` set it
+    with ``envs.set_attr("env_index", list(range(envs.num_envs)))``.
 
     The wrapper records JSON-friendly constructor arguments, so ``gym.make(env.spec)``
     rebuilds it when ``reward_model`` is a checkpoint path. An in-memory model is kept in
@@ -115,6 +123,16 @@ class RelativeReward(
         gym.Wrapper.__init__(self, env)
         options.pop("device")
         self._engine = RewardEngine(model, env.observation_space, env.action_space, 1, **options)
+        self._engine.first_env_index = _async_worker_index()
+
+    @property
+    def env_index(self) -> int:
+        """This env's index in a vector env, used in error messages (0 when alone)."""
+        return self._engine.first_env_index
+
+    @env_index.setter
+    def env_index(self, index: int) -> None:
+        self._engine.first_env_index = int(index)
 
     @property
     def reward_model(self) -> RewardModel:
@@ -146,6 +164,16 @@ class RelativeReward(
         info["env_reward"] = env_reward
         info["model_reward"] = float(out.model_reward[0])
         return obs, float(out.reward[0]), terminated, truncated, info
+
+
+#: Gymnasium names AsyncVectorEnv's processes ``Worker<AsyncVectorEnv>-<index>``.
+_WORKER_NAME = re.compile(r"Worker<[^>]*>-(\d+)")
+
+
+def _async_worker_index() -> int:
+    """The sub-env index of this process when it is an AsyncVectorEnv worker, else 0."""
+    match = _WORKER_NAME.fullmatch(multiprocessing.current_process().name)
+    return int(match.group(1)) if match else 0
 
 
 _DEFAULTS = {

@@ -9,8 +9,15 @@ from pathlib import Path
 import minari
 import pytest
 
-from rr_gym.data.loading import dataset_metadata, load_dataset, remote_reachable
-from rr_gym.errors import DatasetNotFoundError
+from rr_gym.data.catalog import list_local_datasets, summarize
+from rr_gym.data.loading import (
+    dataset_metadata,
+    load_dataset,
+    reading_episodes,
+    remote_reachable,
+)
+from rr_gym.errors import DataError, DatasetNotFoundError
+from tests.data._damaged import GOAL1, copy_dataset, corrupt_middle, truncate
 
 
 @pytest.mark.usefixtures("umaze_datasets")
@@ -105,3 +112,64 @@ def test_loading_never_creates_datasets(minari_root: Path) -> None:
     with pytest.raises(DatasetNotFoundError):
         load_dataset("rr_gym/pointmaze-umaze-base-v0", download=False)
     assert minari.list_local_datasets() == {}
+
+
+def _assert_names_damage(err: pytest.ExceptionInfo[DataError], path: Path) -> None:
+    msg = str(err.value)
+    assert str(path) in msg and "truncated or corrupt" in msg
+    assert "generate pointmaze --maze umaze --goal 1 --overwrite" in msg
+    assert "delete the dataset folder" in msg
+
+
+def test_truncated_data_file_is_a_data_error_everywhere(
+    umaze_root: Path, minari_root: Path
+) -> None:
+    path = copy_dataset(umaze_root, minari_root)
+    opened = minari.load_dataset(GOAL1)  # before the damage: Minari only reads the metadata
+    truncate(path)
+    entry_points = {
+        "id": lambda: load_dataset(GOAL1, download=False),
+        "folder": lambda: load_dataset(minari_root / GOAL1),
+        "data folder": lambda: load_dataset(str(minari_root / GOAL1 / "data")),
+        "object": lambda: load_dataset(opened),
+        "summarize": lambda: summarize(GOAL1),
+        "list": list_local_datasets,
+    }
+    for name, call in entry_points.items():
+        with pytest.raises(DataError) as err:
+            call()
+        _assert_names_damage(err, path)
+        assert isinstance(err.value.__cause__, OSError), name
+
+
+def test_missing_data_file_is_named(umaze_root: Path, minari_root: Path) -> None:
+    path = copy_dataset(umaze_root, minari_root)
+    opened = load_dataset(GOAL1, download=False)
+    path.unlink()
+    with pytest.raises(DataError, match=r"main_data\.hdf5 is missing.*--overwrite"):
+        load_dataset(opened)
+    with pytest.raises(DataError, match=r"No data found"):  # Minari's own check, by id
+        load_dataset(GOAL1, download=False)
+
+
+def test_damage_inside_the_file_is_named_when_episodes_are_read(
+    umaze_root: Path, minari_root: Path
+) -> None:
+    path = copy_dataset(umaze_root, minari_root)
+    corrupt_middle(path)
+    dataset = load_dataset(GOAL1, download=False)  # the header is intact
+    with pytest.raises(DataError) as err, reading_episodes(dataset):
+        for _ in dataset.iterate_episodes():
+            pass
+    _assert_names_damage(err, path)
+
+
+def test_damaged_foreign_dataset_suggests_a_download(umaze_root: Path, minari_root: Path) -> None:
+    import shutil
+
+    shutil.copytree(umaze_root / GOAL1, minari_root / "D4RL" / "pointmaze" / "umaze-v2")
+    meta_path = minari_root / "D4RL" / "pointmaze" / "umaze-v2" / "data" / "metadata.json"
+    meta_path.write_text(meta_path.read_text().replace(GOAL1, "D4RL/pointmaze/umaze-v2"))
+    truncate(meta_path.with_name("main_data.hdf5"))
+    with pytest.raises(DataError, match=r"download it again.*generate pointmaze --maze umaze"):
+        load_dataset("D4RL/pointmaze/umaze-v2", download=False)

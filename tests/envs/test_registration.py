@@ -153,3 +153,63 @@ def test_bad_wrapper_items_are_named(tmp_path: Path) -> None:
         gym.make(MAZE, wrappers=["rr_gym.wrappers:NoSuchWrapper"])
     with pytest.raises(ConfigError, match="returned int"):
         gym.make(MAZE, wrappers=[lambda env: 3])
+
+
+@pytest.mark.parametrize(
+    ("env_id", "typo", "closest"),
+    [
+        (MAZE, "reward_modle", "reward_model"),  # PointMazeEnv(**kwargs)
+        ("rr_gym/Hopper-v5", "reward_modle", "reward_model"),  # HopperEnv(**kwargs)
+        ("rr_gym/Hopper-v5", "nan_polcy", "nan_policy"),
+        ("rr_gym/Hopper-v5", "wrapper", "wrappers"),
+        ("rr_gym/Pendulum-v1", "normalise", "normalize"),  # PendulumEnv: no **kwargs
+    ],
+)
+def test_misspelt_rr_gym_keyword_is_a_config_error(
+    ckpt: str, env_id: str, typo: str, closest: str
+) -> None:
+    rr_gym.envs.register_wrapped("Pendulum-v1")
+    with pytest.raises(ConfigError) as err:
+        gym.make(env_id, wrappers=[RelativeReward], reward_model=ckpt, **{typo: 1})
+    msg = str(err.value)
+    assert f"unknown keyword {typo!r}" in msg and f"did you mean {closest!r}" in msg
+    assert "'reward_model'" in msg and "'nan_policy'" in msg and "'wrappers'" in msg
+
+
+def test_misspelt_keyword_is_refused_by_make_vec_too(ckpt: str) -> None:
+    with pytest.raises(ConfigError, match=r"unknown keyword 'reward_modle'.*'reward_model'"):
+        gym.make_vec(MAZE, num_envs=1, wrappers=[RelativeReward], reward_modle=ckpt)
+
+
+def test_unknown_keyword_of_an_env_without_kwargs_is_refused() -> None:
+    new = rr_gym.envs.register_wrapped("Pendulum-v1")
+    with pytest.raises(ConfigError) as err:
+        gym.make(new, gg=9.0)
+    msg = str(err.value)
+    assert "unknown keyword 'gg'" in msg and "did you mean 'g'" in msg
+    assert "['g', 'render_mode']" in msg  # the env's own keywords
+    assert gym.make(new, g=9.0).unwrapped.g == 9.0
+
+
+def test_keywords_of_the_underlying_env_still_pass_through() -> None:
+    model = relative_reward(TransitionLayout.from_sizes(observation=11, action=3), seed=4)
+    env = gym.make(
+        "rr_gym/Hopper-v5",
+        wrappers=[RelativeReward],
+        reward_model=model,
+        frame_skip=2,  # MujocoEnv's, through HopperEnv(**kwargs)
+        render_mode="rgb_array",
+        width=32,
+        height=24,
+        ctrl_cost_weight=0.5,  # HopperEnv's own
+    )
+    assert env.unwrapped.frame_skip == 2 and env.unwrapped.width == 32
+    assert env.unwrapped._ctrl_cost_weight == 0.5
+    env.close()
+    maze = gym.make(MAZE, continuing_task=True, reset_target=True, render_mode="rgb_array")
+    assert maze.unwrapped.continuing_task and maze.unwrapped.reset_target
+    assert maze.unwrapped.render_mode == "rgb_array"
+    # A keyword unknown to rr_gym and not like any of its own is left to the env (here
+    # MazeEnv(**kwargs) forwards it to MuJoCo, which refuses it in its own words).
+    with pytest.raises(TypeError, match="camera_idx"):
+        gym.make(MAZE, camera_idx=0)

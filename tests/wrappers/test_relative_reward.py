@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
-import rr_gym.envs  # noqa: F401  (registers rr_gym/ ids)
+import rr_gym.envs  # (registers rr_gym/ ids)
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards import PointMazeTrueReward
@@ -167,6 +169,56 @@ def test_nan_env_rewards_in_add_mode_are_refused() -> None:
     env.reset(seed=0)
     with pytest.raises(DataError, match="non-finite reward nan"):
         env.step(ACTIONS[0])
+
+
+def _line_env(model: object, nan_at: int | None) -> RelativeReward:
+    return RelativeReward(LineEnv(nan_at=nan_at), model)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Gymnasium logs the worker's error
+def test_async_workers_name_their_own_env_in_errors() -> None:
+    model = line_model()
+    fns = [functools.partial(_line_env, model, 2 if i == 1 else None) for i in range(3)]
+    envs = AsyncVectorEnv(fns)
+    try:
+        assert envs.get_attr("env_index") == (0, 1, 2)
+        envs.reset(seed=0)
+        actions = np.stack([ACTIONS[0]] * 3)
+        envs.step(actions)
+        with pytest.raises(DataError, match=r"^env 1's transition .*'next_observation'"):
+            envs.step(actions)  # only sub-env 1 returns a NaN observation
+    finally:
+        envs.close(terminate=True)
+
+
+def test_make_vec_async_workers_know_their_index() -> None:
+    new = rr_gym.envs.register_wrapped("Pendulum-v1")
+    envs = gym.make_vec(
+        new,
+        num_envs=3,
+        vectorization_mode="async",
+        wrappers=[RelativeReward],
+        reward_model=line_model(),
+    )
+    try:
+        assert envs.get_attr("env_index") == (0, 1, 2)
+    finally:
+        envs.close()
+
+
+def test_env_index_can_be_set_in_a_sync_vector_env() -> None:
+    model = line_model()
+    fns = [functools.partial(_line_env, model, 2 if i == 2 else None) for i in range(3)]
+    envs = SyncVectorEnv(fns)
+    assert envs.get_attr("env_index") == (0, 0, 0)  # one process: no index to find
+    envs.set_attr("env_index", [0, 1, 2])
+    envs.reset(seed=0)
+    actions = np.stack([ACTIONS[0]] * 3)
+    envs.step(actions)
+    with pytest.raises(DataError, match=r"^env 2's transition"):
+        envs.step(actions)
+    alone = RelativeReward(LineEnv(nan_at=2), model)
+    assert alone.env_index == 0
 
 
 def test_step_before_reset_is_refused() -> None:

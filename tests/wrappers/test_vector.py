@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.vector import AutoresetMode, SyncVectorEnv
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from rr_gym.errors import DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
@@ -128,3 +128,16 @@ def test_make_vec_with_the_vector_wrapper() -> None:
     envs.reset(seed=0)
     _, rewards, _, _, info = envs.step(envs.action_space.sample())
     np.testing.assert_array_equal(rewards, info["model_reward"].astype(np.float64))
+
+
+def test_errors_name_the_sub_env_of_an_async_vector_env() -> None:
+    fns = [lambda i=i: LineEnv(nan_at=2 if i == 2 else None) for i in range(3)]
+    envs = VectorRelativeReward(AsyncVectorEnv(fns), line_model())
+    try:
+        envs.reset(seed=0)
+        actions = np.zeros((3, 1), np.float32)
+        envs.step(actions)
+        with pytest.raises(DataError, match=r"^env 2's transition .*'next_observation'"):
+            envs.step(actions)
+    finally:
+        envs.close()
