@@ -15,6 +15,7 @@ docs/distributed.md (joblib and Ray sweeps).
 
 from rr_gym.bench.cache import StageCache, canonical_json, config_hash
 from rr_gym.bench.methods import METHODS, FitContext, Fitted, Method, register_method
+from rr_gym.bench.options import BenchOptions, validate_config
 from rr_gym.bench.pairs import PAIR_KINDS, PairKind, PairSpec, register_pair_kind
 from rr_gym.bench.results import COLUMNS, ResultRow, ResultsTable
 from rr_gym.bench.runner import STAGES, BenchSummary, run_bench
@@ -24,6 +25,7 @@ __all__ = [
     "METHODS",
     "PAIR_KINDS",
     "STAGES",
+    "BenchOptions",
     "BenchSummary",
     "FitContext",
     "Fitted",
@@ -38,4 +40,5 @@ __all__ = [
     "register_method",
     "register_pair_kind",
     "run_bench",
+    "validate_config",
 ]

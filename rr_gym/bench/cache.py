@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from rr_gym._version import __version__
-from rr_gym.errors import ConfigError
-from rr_gym.utils.io import atomic_directory, atomic_write_text
+from rr_gym.errors import CheckpointError, ConfigError
+from rr_gym.utils.io import atomic_directory, atomic_write_text, remove_stale_temporaries
 
 __all__ = [
     "CACHE_FORMAT",
@@ -50,6 +51,7 @@ __all__ = [
     "StageCache",
     "canonical_json",
     "config_hash",
+    "read_unit_json",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,11 @@ def _plain(value: Any) -> Any:
     )
 
 
+def _is_unit(path: Path) -> bool:
+    """Whether ``path`` is a (finished or damaged) cache unit, which a rebuild may replace."""
+    return (path / _MANIFEST).is_file() or (path / _DONE).is_file()
+
+
 def canonical_json(value: Any) -> str:
     """Canonical JSON of plain data: sorted keys, no spaces, tuples as lists.
 
@@ -96,6 +103,35 @@ def config_hash(stage: str, config: Mapping[str, Any], inputs: Sequence[str] = (
         {"format": CACHE_FORMAT, "stage": stage, "config": config, "inputs": list(inputs)}
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def corrupt_unit_hint(unit: Path) -> str:
+    """What to do about a corrupt cache unit: delete its folder and rerun."""
+    return (
+        f"delete the cache unit folder {unit} (e.g. rm -r {shlex.quote(os.fspath(unit))}) "
+        "and rerun the same command: that unit is rebuilt, every other one is read from "
+        "the cache"
+    )
+
+
+def read_unit_json(path: Path, unit: Path) -> Any:
+    """The JSON file ``path`` of the cache unit ``unit``.
+
+    Raises:
+        CheckpointError: the file is missing or not valid JSON (truncated or edited); the
+            message names it and the unit folder to delete.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise CheckpointError(
+            f"the cached file {path} is missing; {corrupt_unit_hint(unit)}"
+        ) from exc
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        hint = corrupt_unit_hint(unit)
+        raise CheckpointError(f"the cached file {path} is corrupt ({exc}); {hint}") from exc
 
 
 @dataclass(frozen=True)
@@ -137,8 +173,12 @@ class CachedUnit:
     value: Any = None
 
     def manifest(self) -> dict[str, Any]:
-        """The unit's ``manifest.json`` (config, inputs, seconds, version)."""
-        return json.loads((self.path / _MANIFEST).read_text())
+        """The unit's ``manifest.json`` (config, inputs, seconds, version).
+
+        Raises:
+            CheckpointError: it is corrupt (the message says which folder to delete).
+        """
+        return read_unit_json(self.path / _MANIFEST, self.path)
 
 
 class StageCache:
@@ -154,6 +194,30 @@ class StageCache:
     def path(self, stage: str, key: str) -> Path:
         """Folder of a unit (whether or not it exists)."""
         return self.root / stage / key
+
+    def unit_of(self, path: Path) -> Path | None:
+        """The unit folder (``root/<stage>/<key>``) that ``path`` lies in, or None."""
+        try:
+            parts = Path(path).resolve().relative_to(self.root.resolve()).parts
+        except ValueError:
+            return None
+        return self.root / parts[0] / parts[1] if len(parts) >= 2 else None
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Sweep what dead processes left: stale temporaries in the root and stage folders.
+
+        Calls :func:`rr_gym.utils.io.remove_stale_temporaries` on the root and on every
+        folder directly under it (live writers' temporaries are left alone).
+
+        Returns:
+            The temporaries removed (or restored).
+        """
+        removed = remove_stale_temporaries(self.root)
+        if self.root.is_dir():
+            for stage in sorted(self.root.iterdir()):
+                if stage.is_dir() and not stage.is_symlink():
+                    removed += remove_stale_temporaries(stage)
+        return removed
 
     def get(self, stage: str, key: str) -> Path | None:
         """Folder of a finished unit, or None."""
@@ -196,13 +260,14 @@ class StageCache:
         final = self.path(stage, key)
         with self._lock(stage, key):
             if (final / _DONE).is_file():
-                seconds = float(json.loads((final / _MANIFEST).read_text()).get("seconds", 0.0))
+                manifest = read_unit_json(final / _MANIFEST, final)
+                seconds = float(manifest.get("seconds", 0.0))
                 logger.debug("cache hit %s/%s", stage, key)
                 return CachedUnit(stage, key, final, True, seconds)
             work_dir = self.root / stage / f"{key}.work"
             work_dir.mkdir(parents=True, exist_ok=True)
             tick = time.perf_counter()
-            with atomic_directory(final) as tmp:
+            with atomic_directory(final, replaces=_is_unit, what="a bench cache unit") as tmp:
                 value = build(BuildContext(tmp, work_dir, key, config))
                 seconds = time.perf_counter() - tick
                 manifest = {

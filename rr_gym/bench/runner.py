@@ -13,34 +13,25 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rr_gym.bench.cache import CachedUnit, StageCache
+from rr_gym.bench.cache import CachedUnit, StageCache, read_unit_json
 from rr_gym.bench.methods import METHODS
+from rr_gym.bench.options import STAGES, validate_config
 from rr_gym.bench.pairs import PairSpec, expand_pairs
 from rr_gym.bench.results import ResultRow, ResultsTable
 from rr_gym.bench.scheduler import UnitPlan
-from rr_gym.errors import ConfigError
+from rr_gym.errors import CheckpointError
 from rr_gym.utils.io import atomic_write_text
 
 __all__ = ["STAGES", "BenchRun", "BenchSummary", "StageTiming", "run_bench"]
 
 logger = logging.getLogger(__name__)
-
-#: Stage names in execution order.
-STAGES: tuple[str, ...] = (
-    "datasets",
-    "diffusion",
-    "rewards",
-    "evaluate",
-    "retrain",
-    "steering",
-    "report",
-)
 
 
 @dataclass
@@ -127,11 +118,16 @@ class BenchRun:
         _write_timings(self.out_dir, self.timings)
 
     def emit(self, unit: CachedUnit) -> None:
-        """Append the unit's stored rows (``rows.json``) to results, stamped with the suite."""
+        """Append the unit's stored rows (``rows.json``) to results, stamped with the suite.
+
+        Raises:
+            CheckpointError: ``rows.json`` is corrupt (the message says which unit folder
+                to delete so that it is rebuilt).
+        """
         path = unit.path / "rows.json"
         if not path.is_file():
             return
-        rows = json.loads(path.read_text())
+        rows = read_unit_json(path, unit.path)
         self.results.append(
             ResultRow(
                 self.suite,
@@ -146,12 +142,28 @@ class BenchRun:
         )
 
     def load(self, path: Path) -> Any:
-        """A saved model (diffusion, reward, policy), loaded once per run."""
+        """A saved model (diffusion, reward, policy), loaded once per run.
+
+        Raises:
+            CheckpointError: the model is truncated or corrupt; the message names the cache
+                unit folder to delete so that it is rebuilt.
+        """
         key = os.fspath(path)
         if key not in self._loaded:
             import rr_gym
 
-            self._loaded[key] = rr_gym.load(path, device=self.device)
+            try:
+                self._loaded[key] = rr_gym.load(path, device=self.device)
+            except CheckpointError as exc:
+                unit = self.cache.unit_of(Path(path))
+                if unit is None:
+                    raise
+                cause = str(exc).rstrip(".")
+                raise CheckpointError(
+                    f"{cause}. It is part of the cache unit {unit}: delete that folder (e.g. "
+                    f"rm -r {shlex.quote(os.fspath(unit))}) and rerun the same command to "
+                    "rebuild it"
+                ) from exc
         return self._loaded[key]
 
     def reward_methods(self) -> list[str]:
@@ -197,30 +209,6 @@ class BenchSummary:
     seconds: float
 
 
-def _methods(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    methods = {}
-    for name, cfg in (config.get("method") or {}).items():
-        kind = (cfg or {}).get("kind", name)
-        if kind not in METHODS:
-            raise ConfigError(
-                f"method {name!r} has kind={kind!r}; expected one of {sorted(METHODS)}"
-            )
-        methods[name] = {"kind": kind, **{k: v for k, v in (cfg or {}).items() if k != "kind"}}
-    if not methods:
-        raise ConfigError(
-            "no method selected; expected e.g. method=[relative_reward,discriminator]"
-        )
-    return methods
-
-
-def _stages(config: Mapping[str, Any]) -> list[str]:
-    stages = list(config.get("stages") or STAGES)
-    unknown = sorted(set(stages) - set(STAGES))
-    if unknown:
-        raise ConfigError(f"unknown stage(s) {unknown}; expected a subset of {list(STAGES)}")
-    return [s for s in STAGES if s in stages]
-
-
 def run_bench(
     config: Mapping[str, Any],
     *,
@@ -241,33 +229,41 @@ def run_bench(
         :class:`BenchSummary`.
 
     Raises:
-        ConfigError: unknown pair kinds, methods or stages, no seed.
+        ConfigError: any invalid option (:func:`~rr_gym.bench.options.validate_config`),
+            unknown pair kinds; raised before anything is written.
+        CheckpointError: a cached unit is corrupt (the message names the folder to delete).
     """
     from rr_gym.bench import stages as stage_impl
 
+    options = validate_config(config)
+    sizes = dict(config.get("sizes") or {})
+    pairs = expand_pairs(config.get("pair") or {}, sizes)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    seeds = [int(s) for s in (config.get("seeds") or [])]
-    if not seeds:
-        raise ConfigError("seeds is empty; expected at least one seed, e.g. seeds=[0]")
-    sizes = dict(config.get("sizes") or {})
     run = BenchRun(
         suite=str((config.get("suite") or {}).get("name", "custom")),
-        seeds=seeds,
-        pairs=expand_pairs(config.get("pair") or {}, sizes),
-        methods=_methods(config),
+        seeds=options.seeds,
+        pairs=pairs,
+        methods=options.methods,
         agent=dict(config.get("agent") or {"name": "ppo", "algo": "ppo"}),
         cache=StageCache(cache_dir if cache_dir is not None else out / "cache"),
         results=ResultsTable(out / "results.csv"),
         out_dir=out,
-        device=str(config.get("device", "cpu")),
-        progress=bool(config.get("progress", True)),
-        jobs=int(config.get("jobs") or 1),
-        torch_threads=int(config.get("torch_threads") or 1),
+        device=options.device,
+        progress=options.progress,
+        jobs=options.jobs,
+        torch_threads=options.torch_threads or 1,
         config=dict(config),
     )
     atomic_write_text(out / "config.json", json.dumps(run.config, indent=2, default=str))
-    stages = _stages(config)
+    removed = run.cache.remove_stale_temporaries()
+    logger.info(
+        "removed %d stale temporar%s of dead processes from the cache %s",
+        len(removed),
+        "y" if len(removed) == 1 else "ies",
+        run.cache.root,
+    )
+    stages = options.stages
     state: dict[str, Any] = {}
     for stage in stages:
         if stage != "report" and stage not in state:

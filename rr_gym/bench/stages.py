@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rr_gym.bench.cache import BuildContext, config_hash
+from rr_gym.bench.cache import BuildContext, config_hash, read_unit_json
 from rr_gym.bench.data import PairData, build_dataset_unit, dataset_source
 from rr_gym.bench.methods import METHODS, DiffusionModels, FitContext
 from rr_gym.bench.pairs import DatasetRef, PairSpec
@@ -75,7 +75,7 @@ class DataRefs:
         out: dict[str, dict[str, Any]] = {}
         for role, entry in self.summary_files.items():
             if entry is not None:
-                out[role] = json.loads(entry[0].read_text()).get(entry[1], {})
+                out[role] = read_unit_json(entry[0], entry[0].parent).get(entry[1], {})
         return out
 
     def data(self, pair: PairSpec, progress: bool = False) -> PairData:
@@ -107,7 +107,7 @@ class ModelRef:
         """The saved model, or None for a method without one (the env's own reward); read
         when the unit is built."""
         info = self.unit / "info.json"
-        if info.is_file() and not json.loads(info.read_text())["has_model"]:
+        if info.is_file() and not read_unit_json(info, self.unit)["has_model"]:
             return None
         return self.unit / "model"
 
