@@ -316,7 +316,7 @@ def test_saving_over_a_folder_that_is_not_a_checkpoint_is_refused(tmp_path: Path
     runs = tmp_path / "runs"
     (runs / "run1").mkdir(parents=True)
     (runs / "run1" / "results.csv").write_text("precious")
-    with pytest.raises(TargetExistsError, match=r"runs: a folder with 1 entries \(run1\)"):
+    with pytest.raises(TargetExistsError, match=r"runs: a folder with 1 entry \(run1\)"):
         relative_reward().save(runs)
     assert (runs / "run1" / "results.csv").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["results.csv", "run1", "runs"]
@@ -325,8 +325,9 @@ def test_saving_over_a_folder_that_is_not_a_checkpoint_is_refused(tmp_path: Path
 def test_saving_over_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("mine")
-    with pytest.raises(TargetExistsError, match="a file of 4 bytes"):
+    with pytest.raises(TargetExistsError, match="a file of 4 bytes") as info:
         mlp_diffusion().save(target)
+    assert "notes.txt-model" in str(info.value)  # a free path beside it, not inside it
     assert target.read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 

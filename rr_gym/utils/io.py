@@ -146,7 +146,7 @@ def describe_path(path: Path) -> str:
     if path.is_dir():
         names = sorted(os.listdir(path))
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        return f"a folder with {len(names)} entries ({shown})"
+        return f"a folder with {len(names)} {'entry' if len(names) == 1 else 'entries'} ({shown})"
     if path.is_file():
         return f"a file of {path.stat().st_size} bytes"
     return "something that is neither a file nor a folder"
@@ -191,10 +191,11 @@ def _check_replaceable(target: Path, replaces: Callable[[Path], bool] | None, wh
     is_folder = target.is_dir() and not target.is_symlink()
     if is_folder and (not any(target.iterdir()) or (replaces is not None and replaces(target))):
         return
+    free = target / "model" if is_folder else target.with_name(f"{target.name}-model")
     raise TargetExistsError(
         f"refusing to write {what} at {target}: {describe_path(target)} is there, and only "
         f"{what} (or an empty folder) is ever replaced. Choose a path that does not exist "
-        f"(e.g. {target / 'model'}) or move what is there away"
+        f"(e.g. {free}) or move what is there away"
     )
 
 

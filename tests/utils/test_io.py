@@ -125,7 +125,7 @@ def test_atomic_directory_refuses_a_folder_that_is_not_ours(
     (runs / "run1").mkdir(parents=True)
     (runs / "run1" / "result.csv").write_text("precious")
     with (
-        pytest.raises(TargetExistsError, match=r"runs.*a folder with 1 entries \(run1\)"),
+        pytest.raises(TargetExistsError, match=r"runs.*a folder with 1 entry \(run1\)"),
         atomic_directory(runs, replaces=replaces, what="an rr_gym checkpoint"),  # type: ignore[arg-type]
     ):
         pytest.fail("the block must not run")  # pragma: no cover
