@@ -125,8 +125,10 @@ def train_diffusion(
     network: Mapping[str, Any] | None = None,
     n_diffusion_steps: int = 100,
     schedule: ScheduleKind = "cosine",
-    predict_epsilon: bool = True,
+    predict_epsilon: bool | None = None,
     clip_denoised: float | None = None,
+    condition_field: str | None = "auto",
+    action_weight: float | None = None,
     normalizer: Normalizer | NormalizerKind = "gaussian",
     layout: TransitionLayout | None = None,
     batch_size: int = 64,
@@ -152,8 +154,13 @@ def train_diffusion(
         network: keyword sizes for the denoiser (e.g. ``{"dim": 32, "dim_mults": [1, 2, 4]}``).
         n_diffusion_steps: diffusion steps T.
         schedule: ``"cosine"`` or ``"linear"``.
-        predict_epsilon: predict noise (True) or clean samples.
+        predict_epsilon: predict noise (True) or clean samples (False); None: clean
+            samples for horizon > 1 (Diffuser), noise for horizon 1.
         clip_denoised: clip predicted x0 during sampling (None: no clip).
+        condition_field: layout field imposed at step 0 in training (the current state);
+            ``"auto"``: ``"observation"`` for horizon > 1 when the layout has one.
+        action_weight: loss weight of the step-0 action; None: 10 for horizon > 1 with an
+            action field (Diffuser), else 1. See :class:`GaussianDiffusion`.
         normalizer: a fitted :class:`Normalizer` (share one between a base and an expert
             model) or the kind to fit on ``data``.
         layout: transition layout (taken from a WindowDataset, else one flat field).
@@ -194,6 +201,8 @@ def train_diffusion(
         clip_denoised=clip_denoised,
         normalizer=norm,
         layout=layout,
+        condition_field=condition_field,
+        action_weight=action_weight,
         metadata={**data_meta, **(metadata or {})},
     )
     config = TrainConfig(

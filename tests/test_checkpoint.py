@@ -418,3 +418,20 @@ def test_load_onto_cuda_and_back(tmp_path: Path) -> None:
     assert reward_back.device.type == "cuda"
     raw = np.random.default_rng(0).normal(size=(5, 3))
     np.testing.assert_allclose(reward_back.predict(raw), reward.predict(raw), rtol=1e-4, atol=1e-5)
+
+
+def test_a_checkpoint_from_before_the_trajectory_defaults_keeps_its_own_options(
+    tmp_path: Path,
+) -> None:
+    """Models saved before conditioning and action weights existed were trained with
+    neither: their saved options win over today's defaults."""
+    path = unet_diffusion(horizon=8, dim=3, layout=LAYOUT, predict_epsilon=True).save(
+        tmp_path / "old"
+    )
+    header = json.loads((path / CONFIG_FILE).read_text())
+    assert header["config"]["condition_field"] == "observation"
+    del header["config"]["condition_field"], header["config"]["action_weight"]
+    _write_header(path, header)
+    model = load(path)
+    assert model.predict_epsilon and model.condition_field is None
+    assert model.action_weight == 1.0

@@ -160,6 +160,7 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "steps": _STEPS,
         "batch_size": _BATCH,
         "lr": _positive_float("a learning rate"),
+        "action_weight": _optional(_positive_float("a loss weight (null: the library's)")),
     },
     "reward": {
         "steps": _STEPS,

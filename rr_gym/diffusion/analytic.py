@@ -79,7 +79,13 @@ class GaussianMixtureDiffusion(GaussianDiffusion):
                 f"need {k} positive weights and positive stds; got weights shape {w.shape}"
             )
         super().__init__(
-            _NoNetwork(horizon, means.shape[1]), schedule, normalizer=normalizer, layout=layout
+            _NoNetwork(horizon, means.shape[1]),
+            schedule,
+            normalizer=normalizer,
+            layout=layout,
+            # the exact model of unconditioned i.i.d. transitions: nothing is imposed
+            condition_field=None,
+            action_weight=1.0,
         )
         self.register_buffer("means", torch.as_tensor(means, dtype=torch.float32))
         self.register_buffer("stds", torch.as_tensor(stds, dtype=torch.float32))

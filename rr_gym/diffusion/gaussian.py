@@ -16,6 +16,7 @@ from rr_gym.diffusion.schedule import NoiseSchedule, Posterior
 from rr_gym.errors import CheckpointError, ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
+from rr_gym.utils.validation import check_number
 
 __all__ = ["GaussianDiffusion", "Prediction", "SampleResult", "Sampler", "check_compatible"]
 
@@ -56,13 +57,28 @@ def _randn(
 class GaussianDiffusion(nn.Module, Checkpointable):
     """A DDPM over trajectories ``(B, horizon, transition_dim)`` in normalised space.
 
+    The defaults follow Diffuser (Janner et al. 2022) for trajectories (horizon > 1): the
+    network predicts the clean trajectory, the current state (the layout's
+    ``"observation"`` at step 0) is imposed on ``x_t`` and on the reconstruction in the
+    training loss (Diffuser's ``apply_conditioning`` in ``p_losses``), so the model learns
+    to plan from a clean current state among noisy entries, and the first action's
+    dimensions weigh 10 in the loss. For points and single transitions (horizon 1) the
+    network predicts the noise, nothing is imposed and every entry weighs 1. Every choice
+    can be set explicitly; docs/method.md gives the measured reasons.
+
     Args:
         model: the denoiser network.
         schedule: the noise schedule (shared by any models whose outputs are compared).
-        predict_epsilon: the network predicts the noise (True) or the clean sample (False).
+        predict_epsilon: the network predicts the noise (True) or the clean sample (False);
+            None: clean samples for horizon > 1, noise for horizon 1.
         clip_denoised: clip predicted ``x0`` to ``[-c, c]`` while sampling; None = no clip.
         normalizer: maps raw transitions to the model's space (identity if None).
         layout: names the transition's fields (one flat field if None).
+        condition_field: the layout field known at step 0 of every window (imposed in
+            training and, by a planner, in sampling); ``"auto"``: ``"observation"`` when
+            horizon > 1 and the layout has it, else None (nothing imposed).
+        action_weight: loss weight of the step-0 ``"action"`` field (the executed action);
+            None: 10 when horizon > 1 and the layout has an action, else 1.
         metadata: JSON-friendly facts saved with the checkpoint (dataset id, spaces, ...).
 
     Example:
@@ -79,18 +95,18 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         model: Denoiser,
         schedule: NoiseSchedule,
         *,
-        predict_epsilon: bool = True,
+        predict_epsilon: bool | None = None,
         clip_denoised: float | None = None,
         normalizer: Normalizer | None = None,
         layout: TransitionLayout | None = None,
+        condition_field: str | None = "auto",
+        action_weight: float | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
         self.schedule = schedule
-        self.predict_epsilon = predict_epsilon
-        self.clip_denoised = clip_denoised
-        dim = model.transition_dim
+        dim, trajectories = model.transition_dim, model.horizon > 1
         self.normalizer = normalizer if normalizer is not None else Normalizer.identity(dim)
         self.layout = layout if layout is not None else TransitionLayout.flat(dim)
         if self.normalizer.dim != dim or self.layout.dim != dim:
@@ -98,8 +114,43 @@ class GaussianDiffusion(nn.Module, Checkpointable):
                 f"denoiser transition_dim={dim} but normalizer dim={self.normalizer.dim} and "
                 f"layout dim={self.layout.dim} ({self.layout}); they must agree"
             )
+        self.predict_epsilon = not trajectories if predict_epsilon is None else predict_epsilon
+        self.clip_denoised = clip_denoised
+        if condition_field == "auto":
+            has_state = trajectories and "observation" in self.layout
+            condition_field = "observation" if has_state else None
+        if condition_field is not None and condition_field not in self.layout:
+            raise ConfigError(
+                f"condition_field={condition_field!r} is not a field of the layout {self.layout}; "
+                "expected one of its fields, 'auto' or None"
+            )
+        self.condition_field = condition_field
+        if action_weight is None:
+            action_weight = 10.0 if trajectories and "action" in self.layout else 1.0
+        self.action_weight = check_number(action_weight, "action_weight", positive=True)
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.training_config: dict[str, Any] = {}
+
+    def condition_mask(self) -> torch.Tensor | None:
+        """Bool ``(H, D)``: the entries imposed in training (``condition_field`` at step 0),
+        or None when nothing is imposed."""
+        if self.condition_field is None:
+            return None
+        mask = torch.zeros(self.horizon, self.transition_dim, dtype=torch.bool)
+        mask[0, self.layout.slice(self.condition_field)] = True
+        return mask
+
+    def loss_weights(self) -> torch.Tensor:
+        """``(H, D)`` weights of the squared errors: ``action_weight`` on the step-0 action
+        (Diffuser's ``loss_weights[0, :action_dim]``), 1 elsewhere, and 0 on the imposed
+        entries of a noise-predicting model (their noise is not in ``x_t``)."""
+        weights = torch.ones(self.horizon, self.transition_dim)
+        if "action" in self.layout:
+            weights[0, self.layout.slice("action")] = self.action_weight
+        mask = self.condition_mask()
+        if mask is not None and self.predict_epsilon:
+            weights[mask] = 0.0
+        return weights
 
     @property
     def horizon(self) -> int:
@@ -162,24 +213,33 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         return self.p_mean_variance(xt, t).mean
 
     # ------------------------------------------------------------------ training
+    def condition(self, xt: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """``xt`` ``(B, H, D)`` with the imposed entries (:meth:`condition_mask`) taken from
+        the clean ``x0`` ``(B, H, D)``: what this model sees in training and in planning."""
+        mask = self.condition_mask()
+        return xt if mask is None else torch.where(mask.to(xt.device), x0, xt)
+
     def loss(
         self,
         x0: torch.Tensor,
         *,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Denoising loss (MSE on noise or on ``x0``) for clean samples ``x0`` ``(B, H, D)``,
-        with steps drawn uniformly. Returns a scalar."""
+        """Weighted denoising loss for clean samples ``x0`` ``(B, H, D)``, steps drawn
+        uniformly: the mean over entries of :meth:`loss_weights` times the squared error
+        of the noise (``predict_epsilon``) or of the reconstruction, with the imposed
+        entries (:meth:`condition`) clean in ``x_t`` and in the reconstruction. Returns a
+        scalar."""
         self._check_input(x0)
         batch = x0.shape[0]
         gen_device = generator.device if generator is not None else x0.device
         t = torch.randint(0, self.n_steps, (batch,), generator=generator, device=gen_device)
         t = t.to(x0.device)
         noise = _randn(tuple(x0.shape), x0, generator)
-        xt = self.schedule.add_noise(x0, noise, t)
+        xt = self.condition(self.schedule.add_noise(x0, noise, t), x0)
         out = self.model(xt, t)
-        target = noise if self.predict_epsilon else x0
-        return torch.mean((out - target) ** 2)
+        error = out - noise if self.predict_epsilon else self.condition(out, x0) - x0
+        return torch.mean(error**2 * self.loss_weights().to(x0.device))
 
     # ------------------------------------------------------------------ sampling
     def timesteps(self, sampler: Sampler = "ddpm", n_steps: int | None = None) -> torch.Tensor:
@@ -309,6 +369,8 @@ class GaussianDiffusion(nn.Module, Checkpointable):
             "schedule": self.schedule.to_dict(),
             "predict_epsilon": self.predict_epsilon,
             "clip_denoised": self.clip_denoised,
+            "condition_field": self.condition_field,
+            "action_weight": self.action_weight,
             "normalizer": self.normalizer.to_dict(),
             "layout": self.layout.to_dict(),
             "metadata": self.metadata,
@@ -333,6 +395,9 @@ class GaussianDiffusion(nn.Module, Checkpointable):
             clip_denoised=config.get("clip_denoised"),
             normalizer=Normalizer.from_dict(config["normalizer"]),
             layout=TransitionLayout.from_dict(config["layout"]),
+            # checkpoints written before these options trained unconditioned, unweighted
+            condition_field=config.get("condition_field"),
+            action_weight=config.get("action_weight", 1.0),
             metadata=config.get("metadata") or {},
         )
         diffusion.training_config = config.get("training") or {}
@@ -342,7 +407,8 @@ class GaussianDiffusion(nn.Module, Checkpointable):
 def check_compatible(base: GaussianDiffusion, expert: GaussianDiffusion) -> None:
     """Refuse two diffusion models whose outputs cannot be compared point by point.
 
-    They must share the noise schedule, horizon, transition layout and normaliser.
+    They must share the noise schedule, horizon, transition layout, normaliser and the
+    entries they impose (``condition_field``).
 
     Raises:
         IncompatibleModelsError: naming the first difference and both values.
@@ -360,6 +426,7 @@ def check_compatible(base: GaussianDiffusion, expert: GaussianDiffusion) -> None
         ("horizon", base.horizon, expert.horizon),
         ("transition layout", base.layout, expert.layout),
         ("normalizer", base.normalizer, expert.normalizer),
+        ("condition_field", base.condition_field, expert.condition_field),
     ]
     for what, a, b in checks:
         if a != b:

@@ -33,7 +33,10 @@ class Guidance:
     the posterior variance of step ``t`` (Diffuser's ``scale_grad_by_std``): the classifier
     guidance form, in which the guide shifts the denoising mean by ``Sigma_t grad``, so a
     guide that is the gradient of a log density ratio turns one model into the other at
-    ``scale = 1``. Official settings: scale 0.2-0.5, t_stopgrad 5-10, variance scaling on.
+    ``scale = 1``. The paper's official relative-reward runs do *not* scale by the
+    variance: one guide step at ``x_t`` per diffusion step, no guidance below
+    ``t_stopgrad``, scale 0.2 and t_stopgrad 10 (Hopper), 0.5 and 5 (Walker2d,
+    HalfCheetah); docs/method.md.
 
     Attributes:
         guide: the gradient field.

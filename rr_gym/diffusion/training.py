@@ -57,4 +57,8 @@ class DiffusionTrainer(Trainer):
         return module
 
     def options(self) -> dict[str, Any]:
-        return {"predict_epsilon": self.diffusion.predict_epsilon}
+        return {
+            "predict_epsilon": self.diffusion.predict_epsilon,
+            "condition_field": self.diffusion.condition_field,
+            "action_weight": self.diffusion.action_weight,
+        }

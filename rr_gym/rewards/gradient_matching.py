@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rr_gym.diffusion.conditioning import Inpainting
 from rr_gym.diffusion.gaussian import GaussianDiffusion, _randn, check_compatible
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.normalizer import Normalizer
@@ -118,13 +119,27 @@ class GradientMatchingTrainer(Trainer):
         self.source: NoisySource = source
         self.chain_pool_size = chain_pool_size
         self.chain_refresh = chain_refresh
+        mask = base.condition_mask()
+        keep = torch.ones(base.horizon, base.transition_dim) if mask is None else (~mask).float()
+        self._target_weights = keep.to(device)  # (H, D): 0 where the models impose entries
         self._pool: tuple[torch.Tensor, torch.Tensor] | None = None
         self._pool_step = -1
         self._pool_rng: torch.Tensor | None = None  # generator state the pool was drawn from
 
     def _draw_pool(self, generator: torch.Generator) -> None:
-        """Sample ``chain_pool_size`` base chains: ``(S, P, H, D)`` points and their steps."""
-        result = self.base.sample(self.chain_pool_size, generator=generator, return_chain=True)
+        """Sample ``chain_pool_size`` base chains: ``(S, P, H, D)`` points and their steps.
+
+        Models that impose entries (``condition_field``) sample as a planner does: from
+        current states of data windows, imposed at every step."""
+        inpainting = None
+        mask = self.base.condition_mask()
+        if mask is not None:
+            rows = torch.randint(len(self.data), (self.chain_pool_size,), generator=generator)
+            values = self.data[rows.to(self.device)]
+            inpainting = Inpainting(mask.to(self.device).expand_as(values), values)
+        result = self.base.sample(
+            self.chain_pool_size, inpainting=inpainting, generator=generator, return_chain=True
+        )
         assert result.chain is not None
         self._pool = (result.chain[:-1], result.timesteps.to(self.device))
 
@@ -135,7 +150,7 @@ class GradientMatchingTrainer(Trainer):
         if self.source == "data":
             t = torch.randint(0, n_steps, (batch,), generator=self.generator).to(self.device)
             noise = _randn(tuple(x0.shape), x0, self.generator)
-            return self.base.schedule.add_noise(x0, noise, t), t
+            return self.base.condition(self.base.schedule.add_noise(x0, noise, t), x0), t
         stale = self._pool is None or self.step - self._pool_step >= self.chain_refresh
         if stale:
             self._pool_rng = self.generator.get_state()
@@ -151,7 +166,8 @@ class GradientMatchingTrainer(Trainer):
         with torch.no_grad():  # one forward of each frozen model
             base, expert = self.base.predict(xt, t), self.expert.predict(xt, t)
             if self.target == "posterior_mean" or self.eval_at == "posterior_mean":
-                m_base = self.base.p_mean_variance(xt, t, base).mean
+                # imposed entries stay clean, as a planner keeps them (x_t holds them)
+                m_base = self.base.condition(self.base.p_mean_variance(xt, t, base).mean, xt)
             if self.target == "posterior_mean":
                 goal = self.expert.p_mean_variance(xt, t, expert).mean - m_base
                 weight = torch.ones_like(t, dtype=xt.dtype)
@@ -162,7 +178,10 @@ class GradientMatchingTrainer(Trainer):
         point = (m_base if self.eval_at == "posterior_mean" else xt).detach().requires_grad_(True)
         rho = self.reward(point, t)
         (grad,) = torch.autograd.grad(rho.sum(), point, create_graph=True)
-        per_sample = ((grad - goal) ** 2).flatten(1).mean(1)
+        # The models' outputs at imposed entries are not trained (they are overwritten):
+        # no target there.
+        per_sample = ((grad - goal) ** 2 * self._target_weights).flatten(1).sum(1)
+        per_sample = per_sample / self._target_weights.sum()
         match = (weight * per_sample).mean()
         loss = match + self.l2 * (rho**2).mean() if self.l2 else match
         return loss, {"match": match.detach()}

@@ -278,3 +278,68 @@ def _mean_abs_rho(l2: float) -> float:
 def test_l2_pulls_rho_towards_zero() -> None:
     free, pinned = _mean_abs_rho(0.0), _mean_abs_rho(1.0)
     assert pinned < 0.5 * free, (pinned, free)
+
+
+# ---------------------------------------------------------------------------- conditioned models
+def _conditioned_pair(horizon: int = 4) -> tuple[GaussianDiffusion, GaussianDiffusion]:
+    """Two tiny x0-predicting MLP models that impose the observation at step 0 (the
+    trajectory defaults)."""
+    from tests._factories import mlp_diffusion
+
+    models = [mlp_diffusion(horizon, 2, seed=s, layout=OBS_ACT) for s in (0, 1)]
+    assert all(m.condition_field == "observation" for m in models)
+    return models[0], models[1]
+
+
+def test_conditioned_models_see_a_clean_current_state_and_have_no_target_there() -> None:
+    base, expert = _conditioned_pair()
+    data = torch.randn(32, 4, 2)
+    reward = relative_reward(OBS_ACT)
+    trainer = GradientMatchingTrainer(reward, base, expert, data, _config(), CPU)
+    x0 = data[:16]
+    xt, _ = trainer._noisy_batch(x0)
+    torch.testing.assert_close(xt[:, 0, 0], x0[:, 0, 0])  # the imposed state is clean
+    assert not torch.allclose(xt[:, 1:], x0[:, 1:])  # everything else is noised
+    # the loss does not read the models' (untrained) outputs at the imposed entries
+    weights = trainer._target_weights
+    assert weights[0, 0] == 0 and bool((weights.flatten()[1:] == 1).all())
+
+
+@pytest.mark.parametrize("source", ["data", "base_chain"])
+def test_the_loss_ignores_the_models_outputs_at_imposed_entries(source: str) -> None:
+    """Changing what the expert predicts at the imposed entry leaves the loss unchanged."""
+    base, expert = _conditioned_pair()
+    data = torch.randn(32, 4, 2)
+    options = {"source": source, "chain_pool_size": 4, "chain_refresh": 100}
+
+    def loss(model: GaussianDiffusion) -> torch.Tensor:
+        trainer = GradientMatchingTrainer(
+            relative_reward(OBS_ACT), base, model, data, _config(seed=3), CPU, **options
+        )
+        return trainer.compute_loss(data[:16])[0].detach()
+
+    class Shifted(torch.nn.Module):
+        """The expert's network with its step-0 observation output moved by 100."""
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner, self.horizon, self.transition_dim = inner, 4, 2
+
+        def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            out = self.inner(x, t).clone()
+            out[:, 0, 0] += 100.0
+            return out
+
+    shifted = GaussianDiffusion(
+        Shifted(expert.model), expert.schedule, layout=OBS_ACT, predict_epsilon=False
+    )
+    torch.testing.assert_close(loss(shifted), loss(expert))
+
+
+def test_base_and_expert_must_impose_the_same_entries() -> None:
+    from tests._factories import mlp_diffusion
+
+    base = mlp_diffusion(4, 2, layout=OBS_ACT)
+    expert = mlp_diffusion(4, 2, layout=OBS_ACT, condition_field=None)
+    with pytest.raises(IncompatibleModelsError, match="condition_field: base has 'observation'"):
+        _trainer(base, expert, data=torch.randn(8, 4, 2), reward=relative_reward(OBS_ACT))
