@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from hydra import compose, initialize_config_module
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import OmegaConf
 
 from rr_gym.bench.methods import METHODS
 from rr_gym.bench.pairs import expand_pairs
 from rr_gym.bench.runner import STAGES
 from rr_gym.errors import ConfigError
-
-
-@pytest.fixture
-def make_config() -> Iterator[Any]:
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="rr_gym.bench.conf", version_base="1.3"):
-
-        def make(*overrides: str) -> dict[str, Any]:
-            cfg = compose(config_name="config", overrides=list(overrides))
-            out = OmegaConf.to_container(cfg, resolve=True)
-            assert isinstance(out, dict)
-            return out
-
-        yield make
-    GlobalHydra.instance().clear()
 
 
 def test_default_suite(make_config) -> None:

@@ -13,14 +13,11 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import OmegaConf
 
 from rr_gym.bench import __main__ as cli
 from rr_gym.bench import stages as stage_impl
@@ -28,21 +25,6 @@ from rr_gym.bench.options import validate_config
 from rr_gym.bench.runner import run_bench
 from rr_gym.errors import ConfigError
 from rr_gym.utils import io
-
-
-@pytest.fixture
-def make_config() -> Iterator[Any]:
-    GlobalHydra.instance().clear()
-    with initialize_config_module(config_module="rr_gym.bench.conf", version_base="1.3"):
-
-        def make(*overrides: str) -> dict[str, Any]:
-            cfg = compose(config_name="config", overrides=list(overrides))
-            out = OmegaConf.to_container(cfg, resolve=True)
-            assert isinstance(out, dict)
-            return out
-
-        yield make
-    GlobalHydra.instance().clear()
 
 
 @pytest.fixture
