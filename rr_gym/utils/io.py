@@ -213,8 +213,8 @@ def atomic_directory(
     folder; an existing non-empty folder is replaced only when ``replaces(path)`` says it is
     one of ours (e.g. an earlier checkpoint), after the new directory is complete. Anything
     else at ``path`` (a user's folder, a file) is refused before and after the block, so it
-    is never moved, renamed or deleted. The swap runs under :func:`directory_lock` on the
-    parent, so concurrent writers of one path serialise.
+    is never moved, renamed or deleted. The swap (:func:`replace_directory`) runs under
+    :func:`directory_lock` on the parent, so concurrent writers of one path serialise.
 
     Args:
         path: the target folder.
@@ -232,10 +232,6 @@ def atomic_directory(
     tmp = temporary_directory(target.parent, target.name)
     try:
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    try:
         replace_directory(tmp, target, replaces=replaces, what=what)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
