@@ -78,12 +78,11 @@ class TrainConfig:
             self.grad_clip = check_number(
                 self.grad_clip, "grad_clip", positive=True, hint=" (None disables clipping)"
             )
-        if self.ema_decay is not None and not (
-            isinstance(self.ema_decay, float | int) and 0.0 < self.ema_decay < 1.0
-        ):
-            raise ConfigError(
-                f"ema_decay={self.ema_decay!r}; expected a number in (0, 1) (None disables EMA)"
-            )
+        if self.ema_decay is not None:
+            hint = " in (0, 1) (None disables EMA)"
+            self.ema_decay = check_number(self.ema_decay, "ema_decay", positive=True, hint=hint)
+            if self.ema_decay >= 1.0:
+                raise ConfigError(f"ema_decay={self.ema_decay!r}; expected a number{hint}")
         if self.checkpoint_every is not None and self.checkpoint_dir is None:
             raise ConfigError(
                 "checkpoint_every is set but checkpoint_dir is None; give a directory"
