@@ -7,6 +7,11 @@ by the reward (each scale of ``--scales``), and the expert model, and record the
 D4RL-normalised return (random -20.27, expert 3234.3) and decisions per second. Models are
 cached under ``--out``.
 
+The diffusion models use rr_gym's defaults for trajectories, which follow Diffuser (x0
+prediction, the current state imposed in training, action weight 10; docs/method.md).
+``--conditions base,expert`` skips the reward (the planner check of issue 13); the table
+also gives each dataset's own mean normalised return, which the base planner should reach.
+
 Run: ``MINARI_DATASETS_PATH=<root with rr_gym/hopper-*> python benchmarks/steering_hopper.py``.
 """
 
@@ -26,7 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 import rr_gym
-from rr_gym.data import make_windows
+from rr_gym.data import load_dataset, make_windows
 from rr_gym.data.reference import normalized_score
 from rr_gym.planning import DiffusionPlanner, evaluate_policy
 
@@ -44,18 +49,37 @@ def _cached(path: Path, device: str, build: Callable[[], Any]) -> Any:
     return model
 
 
+def _data_score(dataset_id: str, min_length: int = 0) -> float:
+    """Mean D4RL-normalised return of a dataset's episodes of at least ``min_length`` steps
+    (windows are cut from those alone)."""
+    dataset = load_dataset(dataset_id)
+    returns = [
+        float(np.sum(ep.rewards))
+        for ep in dataset.iterate_episodes()
+        if len(ep.rewards) >= min_length
+    ]
+    return float(normalized_score("hopper", np.mean(returns)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="rr_gym/hopper-medium-replay-v0")
     parser.add_argument("--expert", default="rr_gym/hopper-expert-v0")
     parser.add_argument("--horizon", type=int, default=32)
     parser.add_argument("--n-diffusion-steps", type=int, default=20)
-    parser.add_argument("--diffusion-steps", type=int, default=5000)
+    parser.add_argument("--diffusion-steps", type=int, default=3000)
     parser.add_argument("--reward-steps", type=int, default=3000)
     parser.add_argument("--reward-batch-size", type=int, default=64)
     parser.add_argument("--network", default='{"hidden_dim": 512, "depth": 3}')
-    parser.add_argument("--scales", default="0.5,1,2,4")
-    parser.add_argument("--t-stopgrad", type=int, default=0)
+    parser.add_argument("--scales", default="0.2,0.5,1")
+    parser.add_argument("--t-stopgrad", type=int, default=10)
+    parser.add_argument(
+        "--scale-by-variance",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="multiply the guide by the posterior variance (off in the official runs)",
+    )
+    parser.add_argument("--conditions", default="base,guided,expert")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--device", default="cpu")
@@ -68,6 +92,14 @@ def main() -> None:
     norm = rr_gym.normalizer.Normalizer.fit(
         np.concatenate([base_w.windows, expert_w.windows]).reshape(-1, base_w.layout.dim)
     )
+    wanted = set(args.conditions.split(","))
+    data_scores = {
+        "base": _data_score(args.base),
+        "expert": _data_score(args.expert),
+        "base_windowed": _data_score(args.base, args.horizon),
+        "expert_windowed": _data_score(args.expert, args.horizon),
+    }
+    logger.info("data: normalised mean return %s", data_scores)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         common = dict(
@@ -88,7 +120,7 @@ def main() -> None:
         expert = _cached(
             root / "expert", args.device, partial(rr_gym.train_diffusion, expert_w, **common)
         )
-        reward = _cached(
+        reward = None if "guided" not in wanted else _cached(
             root / "reward",
             args.device,
             partial(
@@ -106,12 +138,15 @@ def main() -> None:
         conditions += [("guided", float(s), base, reward) for s in args.scales.split(",")]
         conditions.append(("expert", 0.0, expert, None))
         for name, scale, model, guide in conditions:
+            if name not in wanted:
+                continue
             env = gym.vector.SyncVectorEnv([lambda: gym.make("Hopper-v5")] * args.episodes)
             planner = DiffusionPlanner(
                 model,
                 guide,
                 scale=scale,
                 t_stopgrad=args.t_stopgrad,
+                scale_by_variance=args.scale_by_variance,
                 action_space=env.single_action_space,
                 seed=seed,
             )
@@ -136,7 +171,16 @@ def main() -> None:
             )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(
-        json.dumps({"args": vars(args) | {"out": str(args.out)}, "rows": rows}, indent=2)
+        json.dumps(
+            {"args": vars(args) | {"out": str(args.out)}, "data": data_scores, "rows": rows},
+            indent=2,
+        )
+    )
+    print(
+        f"data: base {data_scores['base']:.1f}, expert {data_scores['expert']:.1f} (mean "
+        f"normalised return of every episode); base {data_scores['base_windowed']:.1f}, expert "
+        f"{data_scores['expert_windowed']:.1f} (episodes of >= {args.horizon} steps, the ones "
+        "windows are cut from)"
     )
     print(
         "| condition | scale | normalised return (mean ± std over seeds) | length | decisions/s |"
