@@ -65,7 +65,8 @@ def _cached(path: Path, device: str, build: Callable[[], Any]) -> Any:
 
 
 def train_models(args: argparse.Namespace, seed: int, out: Path) -> tuple[Any, Any, Any]:
-    """Base and expert diffusion models and the extracted reward, each cached in ``out``."""
+    """Base and expert diffusion models and the extracted reward (None when no guided
+    condition is asked for), each cached in ``out``."""
     base_w = make_windows(dataset(args.maze, None, args.data_steps, seed), horizon=args.horizon)
     goal_w = make_windows(
         dataset(args.maze, args.goal, args.data_steps, seed), horizon=args.horizon
@@ -84,10 +85,13 @@ def train_models(args: argparse.Namespace, seed: int, out: Path) -> tuple[Any, A
         network=json.loads(args.network),
         batch_size=args.batch_size,
         lr=2e-4,
+        action_weight=args.action_weight,
     )
     root = out / f"seed{seed}"
     base = _cached(root / "base", args.device, lambda: rr_gym.train_diffusion(base_w, **common))
     expert = _cached(root / "expert", args.device, lambda: rr_gym.train_diffusion(goal_w, **common))
+    if "guided" not in args.conditions.split(","):
+        return base, expert, None
     reward = _cached(
         root / "reward",
         args.device,
@@ -121,6 +125,10 @@ def main() -> None:
     )
     parser.add_argument("--scales", default="0.5,1,2,4")
     parser.add_argument("--t-stopgrad", type=int, default=0)
+    parser.add_argument(
+        "--action-weight", type=float, default=1.0, help="1: Diffuser's maze2d models"
+    )
+    parser.add_argument("--conditions", default="base,guided,expert")
     parser.add_argument("--replan-every", type=int, default=1)
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--n-envs", type=int, default=10)
@@ -139,6 +147,8 @@ def main() -> None:
         )
         for condition in conditions:
             name, scale = condition.name.split("@")[0], condition.scale
+            if name not in args.conditions.split(","):
+                continue
             stats = run_condition(
                 condition,
                 lambda: make_goal_env(args.maze, cell),
