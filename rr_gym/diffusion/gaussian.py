@@ -131,23 +131,24 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.training_config: dict[str, Any] = {}
 
-    def condition_mask(self) -> torch.Tensor | None:
-        """Bool ``(H, D)``: the entries imposed in training (``condition_field`` at step 0),
-        or None when nothing is imposed."""
+    def condition_mask(self, device: torch.device | str | None = None) -> torch.Tensor | None:
+        """Bool ``(H, D)`` on ``device`` (CPU if None): the entries imposed in training
+        (``condition_field`` at step 0), or None when nothing is imposed."""
         if self.condition_field is None:
             return None
-        mask = torch.zeros(self.horizon, self.transition_dim, dtype=torch.bool)
+        mask = torch.zeros(self.horizon, self.transition_dim, dtype=torch.bool, device=device)
         mask[0, self.layout.slice(self.condition_field)] = True
         return mask
 
-    def loss_weights(self) -> torch.Tensor:
-        """``(H, D)`` weights of the squared errors: ``action_weight`` on the step-0 action
-        (Diffuser's ``loss_weights[0, :action_dim]``), 1 elsewhere, and 0 on the imposed
-        entries of a noise-predicting model (their noise is not in ``x_t``)."""
-        weights = torch.ones(self.horizon, self.transition_dim)
+    def loss_weights(self, device: torch.device | str | None = None) -> torch.Tensor:
+        """``(H, D)`` weights of the squared errors, on ``device`` (CPU if None):
+        ``action_weight`` on the step-0 action (Diffuser's ``loss_weights[0, :action_dim]``),
+        1 elsewhere, and 0 on the imposed entries of a noise-predicting model (their noise is
+        not in ``x_t``)."""
+        weights = torch.ones(self.horizon, self.transition_dim, device=device)
         if "action" in self.layout:
             weights[0, self.layout.slice("action")] = self.action_weight
-        mask = self.condition_mask()
+        mask = self.condition_mask(device)
         if mask is not None and self.predict_epsilon:
             weights[mask] = 0.0
         return weights
@@ -216,8 +217,8 @@ class GaussianDiffusion(nn.Module, Checkpointable):
     def condition(self, xt: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """``xt`` ``(B, H, D)`` with the imposed entries (:meth:`condition_mask`) taken from
         the clean ``x0`` ``(B, H, D)``: what this model sees in training and in planning."""
-        mask = self.condition_mask()
-        return xt if mask is None else torch.where(mask.to(xt.device), x0, xt)
+        mask = self.condition_mask(xt.device)
+        return xt if mask is None else torch.where(mask, x0, xt)
 
     def loss(
         self,
@@ -239,7 +240,7 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         xt = self.condition(self.schedule.add_noise(x0, noise, t), x0)
         out = self.model(xt, t)
         error = out - noise if self.predict_epsilon else self.condition(out, x0) - x0
-        return torch.mean(error**2 * self.loss_weights().to(x0.device))
+        return torch.mean(error**2 * self.loss_weights(x0.device))
 
     # ------------------------------------------------------------------ sampling
     def timesteps(self, sampler: Sampler = "ddpm", n_steps: int | None = None) -> torch.Tensor:

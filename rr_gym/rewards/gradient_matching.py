@@ -132,11 +132,11 @@ class GradientMatchingTrainer(Trainer):
         Models that impose entries (``condition_field``) sample as a planner does: from
         current states of data windows, imposed at every step."""
         inpainting = None
-        mask = self.base.condition_mask()
+        mask = self.base.condition_mask(self.device)
         if mask is not None:
             rows = torch.randint(len(self.data), (self.chain_pool_size,), generator=generator)
             values = self.data[rows.to(self.device)]
-            inpainting = Inpainting(mask.to(self.device).expand_as(values), values)
+            inpainting = Inpainting(mask.expand_as(values), values)
         result = self.base.sample(
             self.chain_pool_size, inpainting=inpainting, generator=generator, return_chain=True
         )
