@@ -70,6 +70,12 @@ def main() -> None:
     parser.add_argument("--diffusion-steps", type=int, default=3000)
     parser.add_argument("--reward-steps", type=int, default=3000)
     parser.add_argument("--reward-batch-size", type=int, default=64)
+    parser.add_argument(
+        "--transitions-per-window",
+        type=int,
+        default=None,
+        help="extract_reward's option (default: the library's); the reward is cached apart",
+    )
     parser.add_argument("--network", default='{"hidden_dim": 512, "depth": 3}')
     parser.add_argument("--scales", default="0.2,0.5,1")
     parser.add_argument("--t-stopgrad", type=int, default=10)
@@ -120,8 +126,10 @@ def main() -> None:
         expert = _cached(
             root / "expert", args.device, partial(rr_gym.train_diffusion, expert_w, **common)
         )
+        k = args.transitions_per_window
+        reward_dir = "reward" if k is None else f"reward_b{args.reward_batch_size}_k{k}"
         reward = None if "guided" not in wanted else _cached(
-            root / "reward",
+            root / reward_dir,
             args.device,
             partial(
                 rr_gym.extract_reward,
@@ -130,6 +138,7 @@ def main() -> None:
                 np.concatenate([base_w.windows, expert_w.windows]),
                 steps=args.reward_steps,
                 batch_size=args.reward_batch_size,
+                **({} if k is None else {"transitions_per_window": k}),
                 seed=seed,
                 device=args.device,
             ),

@@ -42,14 +42,22 @@ gym.register_envs(gymnasium_robotics)
 logger = logging.getLogger("steering_maze")
 
 
-def dataset(maze: str, goal: int | None, steps: int, seed: int) -> str:
-    """Id of the base (goal None) or goal dataset, generated when missing."""
+def dataset(
+    maze: str, goal: int | None, steps: int, seed: int, on_arrival: str = "restart"
+) -> str:
+    """Id of the base (goal None) or goal dataset, generated when missing; ``on_arrival``
+    is the goal data's behaviour at the goal (``generate_pointmaze``)."""
     name = "base" if goal is None else f"goal{goal}"
+    if goal is not None and on_arrival != "restart":
+        name += f"-{on_arrival}"
     dataset_id = f"rr_gym/pointmaze-{maze}-{name}-s{steps}-seed{seed}-v0"
     try:
         rr_gym.data.load_dataset(dataset_id, download=False)
     except rr_gym.errors.DatasetNotFoundError:
-        generate_pointmaze(maze, steps=steps, seed=seed, goal=goal, dataset_id=dataset_id)
+        options = {} if goal is None else {"on_arrival": on_arrival}
+        generate_pointmaze(
+            maze, steps=steps, seed=seed, goal=goal, dataset_id=dataset_id, **options
+        )
     return dataset_id
 
 
@@ -69,7 +77,8 @@ def train_models(args: argparse.Namespace, seed: int, out: Path) -> tuple[Any, A
     condition is asked for), each cached in ``out``."""
     base_w = make_windows(dataset(args.maze, None, args.data_steps, seed), horizon=args.horizon)
     goal_w = make_windows(
-        dataset(args.maze, args.goal, args.data_steps, seed), horizon=args.horizon
+        dataset(args.maze, args.goal, args.data_steps, seed, args.on_arrival),
+        horizon=args.horizon,
     )
     norm = Normalizer.fit(
         np.concatenate([base_w.windows, goal_w.windows]).reshape(-1, base_w.layout.dim)
@@ -88,12 +97,16 @@ def train_models(args: argparse.Namespace, seed: int, out: Path) -> tuple[Any, A
         action_weight=args.action_weight,
     )
     root = out / f"seed{seed}"
+    expert_dir = "expert" if args.on_arrival == "restart" else f"expert-{args.on_arrival}"
     base = _cached(root / "base", args.device, lambda: rr_gym.train_diffusion(base_w, **common))
-    expert = _cached(root / "expert", args.device, lambda: rr_gym.train_diffusion(goal_w, **common))
+    expert = _cached(
+        root / expert_dir, args.device, lambda: rr_gym.train_diffusion(goal_w, **common)
+    )
     if "guided" not in args.conditions.split(","):
         return base, expert, None
+    k = args.transitions_per_window
     reward = _cached(
-        root / "reward",
+        root / (expert_dir.replace("expert", "reward") + ("" if k is None else f"-k{k}")),
         args.device,
         lambda: rr_gym.extract_reward(
             base,
@@ -101,6 +114,7 @@ def train_models(args: argparse.Namespace, seed: int, out: Path) -> tuple[Any, A
             np.concatenate([base_w.windows, goal_w.windows]),
             steps=args.reward_steps,
             batch_size=args.reward_batch_size,
+            **({} if k is None else {"transitions_per_window": k}),
             seed=seed,
             device=args.device,
         ),
@@ -134,6 +148,13 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=10)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--on-arrival",
+        choices=["restart", "stay"],
+        default="restart",
+        help="the goal data at the goal: end the episode, or stay there until the time limit",
+    )
+    parser.add_argument("--transitions-per-window", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("steering_out/maze"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

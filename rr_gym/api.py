@@ -240,6 +240,7 @@ def extract_reward(
     source: NoisySource = "data",
     chain_pool_size: int = 256,
     chain_refresh: int = 500,
+    transitions_per_window: int | Literal["auto"] | None = "auto",
     hidden_dim: int = 256,
     depth: int = 3,
     time_dim: int = 32,
@@ -275,6 +276,10 @@ def extract_reward(
         source: ``"data"`` (Algorithm 1) or ``"base_chain"`` (Algorithm 2).
         chain_pool_size, chain_refresh: base chains per pool and steps between refreshes
             of the pool (Algorithm 2).
+        transitions_per_window: match a window-1 reward's gradient at this many random
+            transitions of each window (``"auto"``: 4 for ``window=1``, else all; ``None``:
+            all); see
+            :class:`~rr_gym.rewards.GradientMatchingTrainer`.
         hidden_dim, depth, time_dim: reward MLP sizes.
         batch_size, lr, ema_decay, grad_clip: loop options (see :class:`TrainConfig`).
         checkpoint_dir, checkpoint_every, resume: periodic checkpoints and resuming.
@@ -332,6 +337,7 @@ def extract_reward(
         source=source,
         chain_pool_size=chain_pool_size,
         chain_refresh=chain_refresh,
+        transitions_per_window=transitions_per_window,
     )
     trainer.fit(resume=resume)
     trained = trainer.model()

@@ -137,6 +137,10 @@ def _scales(value: Any) -> str | None:
     return "expected a non-empty list of finite numbers (guidance scales), e.g. [1.0, 4.0]"
 
 
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "expected true or false"
+
+
 _STEPS = _int_at_least(1, "a step count")
 _BATCH = _int_at_least(1, "a batch size")
 _ENVS = _int_at_least(1, "a number of environments")
@@ -195,6 +199,7 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "replan_every": _int_at_least(1, "a step count"),
         "scales": _scales,
         "clip_denoised": _optional(_positive_float("a clip in std units")),
+        "scale_by_variance": _boolean,
     },
 }
 

@@ -67,6 +67,7 @@ def run_condition(
     sampler: str = "ddpm",
     n_steps: int | None = None,
     clip_denoised: float | None = None,
+    scale_by_variance: bool = True,
     progress: bool = False,
 ) -> EpisodeStats:
     """Plan with ``condition`` for ``episodes`` episodes on ``n_envs`` envs in lock step.
@@ -82,6 +83,8 @@ def run_condition(
         sampler: ``"ddpm"`` or ``"ddim"``.
         n_steps: DDIM steps.
         clip_denoised: the planner's clip of predicted clean plans (None: the model's).
+        scale_by_variance: multiply the guide by the posterior variance (classifier
+            guidance); the official relative-reward runs do not.
         progress: a bar over episodes.
 
     Returns:
@@ -99,6 +102,7 @@ def run_condition(
             sampler=sampler,  # type: ignore[arg-type]
             n_steps=n_steps,
             clip_denoised=clip_denoised,
+            scale_by_variance=scale_by_variance,
             action_space=envs.single_action_space,  # type: ignore[arg-type]
             seed=seed,
         )
@@ -145,6 +149,7 @@ def steering_unit(
             sampler=str(sizes.get("sampler", "ddpm")),
             n_steps=sizes.get("n_steps"),
             clip_denoised=sizes.get("clip_denoised"),
+            scale_by_variance=bool(sizes.get("scale_by_variance", True)),
             progress=progress,
         )
         seconds = time.perf_counter() - tick

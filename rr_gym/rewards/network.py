@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rr_gym.diffusion.embeddings import TimeEmbedding
 from rr_gym.errors import ConfigError
 
-__all__ = ["WindowRewardNet"]
+__all__ = ["TwiceDifferentiableMish", "WindowRewardNet"]
+
+
+class TwiceDifferentiableMish(nn.Mish):
+    """``nn.Mish`` whose second derivative stays finite.
+
+    Gradient matching differentiates the network's input gradient (a double backward).
+    PyTorch's fused Mish backward differentiates to NaN above ``z`` of about 88.7 (its
+    ``exp`` overflows), which Hopper rewards reach within a few hundred steps; the composite
+    ``z * tanh(softplus(z))`` is the same function (to 1e-6), finite at every order, and
+    faster in a double backward on CPU (benchmarks/RESULTS.md, "Reward extraction speed").
+
+    Example:
+        >>> z = torch.tensor([100.0], requires_grad=True)
+        >>> (g,) = torch.autograd.grad(TwiceDifferentiableMish()(z).sum(), z, create_graph=True)
+        >>> torch.autograd.grad(g.sum(), z)[0]
+        tensor([0.])
+    """
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z * torch.tanh(F.softplus(z))
 
 
 class WindowRewardNet(nn.Module):
     """A smooth MLP scoring a window of transitions at a diffusion step.
 
     Smooth activations (Mish) matter: gradient matching differentiates the network's input
-    gradient with respect to its weights (a double backward).
+    gradient with respect to its weights (a double backward); see
+    :class:`TwiceDifferentiableMish`.
 
     Args:
         window: transitions per window.
@@ -60,11 +82,19 @@ class WindowRewardNet(nn.Module):
         layers: list[nn.Module] = []
         width = window * transition_dim + time_dim
         for _ in range(depth):
-            layers += [nn.Linear(width, hidden_dim), nn.Mish()]
+            layers += [nn.Linear(width, hidden_dim), TwiceDifferentiableMish()]
             width = hidden_dim
         layers.append(nn.Linear(width, 1))
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([w.reshape(w.shape[0], -1), self.time_emb(t)], dim=-1)
-        return self.mlp(h).squeeze(-1)
+        # The first layer is ``W [w, emb(t)] + b``. Its step part is computed once per distinct
+        # step and gathered: a batch of B trajectories scores B * H windows at B steps, and
+        # the embedding MLP on every window cost as much as a hidden layer (same function).
+        first = self.mlp[0]
+        assert isinstance(first, nn.Linear)
+        n_in = first.in_features - self.config["time_dim"]
+        steps, index = torch.unique(t, return_inverse=True)
+        from_t = F.linear(self.time_emb(steps), first.weight[:, n_in:], first.bias)
+        h = F.linear(w.reshape(w.shape[0], -1), first.weight[:, :n_in]) + from_t[index]
+        return self.mlp[1:](h).squeeze(-1)

@@ -76,7 +76,10 @@ class _FoldedMLP:
         layers = list(getattr(net, "mlp", []))
         linears = [m for m in layers if isinstance(m, nn.Linear)]
         expected = [nn.Linear, nn.Mish] * (len(linears) - 1) + [nn.Linear]
-        if not linears or [type(m) for m in layers] != expected or linears[-1].out_features != 1:
+        kinds_match = len(layers) == len(expected) and all(
+            isinstance(m, kind) for m, kind in zip(layers, expected, strict=True)
+        )
+        if not linears or not kinds_match or linears[-1].out_features != 1:
             raise ConfigError(f"{type(model).__name__} has no foldable Linear/Mish MLP")
         in_dim = model.window * model.layout.dim
         norm = model.normalizer

@@ -26,16 +26,24 @@ def test_default_suite(make_config) -> None:
     assert all(m["kind"] in METHODS for m in cfg["method"].values())
     assert cfg["agent"]["algo"] == "ppo" and cfg["stages"] == list(STAGES)
     pairs = expand_pairs(cfg["pair"], cfg["sizes"])
-    assert [p.name for p in pairs] == ["umaze-goal0", "umaze-goal6", "hopper-medium-expert"]
+    assert [p.name for p in pairs] == [
+        "umaze-goal0",
+        "umaze-goal6",
+        "hopper-medium-replay-expert",  # the paper's base data
+    ]
     maze, hopper = pairs[1], pairs[2]
     assert maze.base == pairs[0].base  # one base dataset for every goal
     assert maze.options["goal_cell"] == [3, 1]
     assert hopper.base.unit == hopper.expert.unit  # one PPO run gives both levels
     assert hopper.sizes["diffusion"]["denoiser"] == "mlp"
-    # Hopper plans are clipped (unclipped, these small models' chains diverge); mazes not.
-    assert hopper.sizes["steering"]["clip_denoised"] == 5.0
-    assert maze.sizes["steering"]["clip_denoised"] is None
-    assert hopper.sizes["steering"]["scales"] == maze.sizes["steering"]["scales"]
+    # Hopper is steered as in the official runs; mazes by classifier guidance
+    assert hopper.sizes["steering"]["scales"] == [0.2, 0.5]
+    assert hopper.sizes["steering"]["t_stopgrad"] == 10
+    assert hopper.sizes["steering"]["scale_by_variance"] is False
+    assert maze.sizes["steering"]["t_stopgrad"] == 0
+    assert maze.sizes["steering"].get("scale_by_variance", True) is True
+    assert hopper.sizes["steering"]["clip_denoised"] is None  # Diffuser does not clip
+    assert cfg["sizes"]["steering"]["kinds"] == ["maze", "locomotion"]
 
 
 def test_smoke_suite_and_overrides(make_config) -> None:
@@ -63,6 +71,10 @@ def test_paper_suite(make_config) -> None:
     loco = [p for p in pairs if p.kind == "locomotion"]
     assert [p.task for p in loco] == ["hopper", "halfcheetah", "walker2d"]
     assert loco[0].base.dataset_id == "mujoco/hopper/medium-replay-v0"
+    # the official guidance of each task; Diffuser's HalfCheetah horizon
+    assert loco[0].sizes["steering"]["scales"] == [0.2, 0.5]
+    assert loco[1].sizes["steering"]["t_stopgrad"] == loco[2].sizes["steering"]["t_stopgrad"] == 5
+    assert loco[1].sizes["diffusion"]["horizon"] == 4
     assert (
         pairs[0].sizes["diffusion"]["horizon"] == 256
         and loco[0].sizes["diffusion"]["horizon"] == 32

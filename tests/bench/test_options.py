@@ -65,6 +65,11 @@ BAD_OPTIONS = [
     ),
     ("+pair.umaze.sizes.diffusion.steps=0", "pair.umaze.sizes.diffusion.steps=0", "positive"),
     ("sizes.holdout_every=1", "sizes.holdout_every=1", "integer >= 2"),
+    (
+        "+sizes.steering.scale_by_variance=maybe",
+        "sizes.steering.scale_by_variance=maybe",
+        "true or false",
+    ),
     ("sizes.evaluate.discount=1.5", "sizes.evaluate.discount=1.5", "(0, 1]"),
     ("seeds=[-1]", "seeds=[-1]", "integers >= 0"),
     ("seeds=abc", "seeds=abc", "integers >= 0"),

@@ -343,3 +343,65 @@ def test_base_and_expert_must_impose_the_same_entries() -> None:
     expert = mlp_diffusion(4, 2, layout=OBS_ACT, condition_field=None)
     with pytest.raises(IncompatibleModelsError, match="condition_field: base has 'observation'"):
         _trainer(base, expert, data=torch.randn(8, 4, 2), reward=relative_reward(OBS_ACT))
+
+
+# ------------------------------------------------------------------ transitions per window
+def _window_trainer(k: int | None, seed: int, reward_seed: int = 0) -> GradientMatchingTrainer:
+    base, expert = _conditioned_pair()
+    reward = relative_reward(OBS_ACT, seed=reward_seed)
+    data = torch.randn(32, 4, 2, generator=torch.Generator().manual_seed(1))
+    config = _config(seed=seed)
+    return GradientMatchingTrainer(
+        reward, base, expert, data, config, CPU, transitions_per_window=k
+    )
+
+
+def test_matching_a_subset_of_transitions_estimates_the_full_loss_without_bias() -> None:
+    """For a window-1 reward the loss is a sum of per-transition terms: over many draws of
+    which transitions are matched (on the same noised windows), the mean of the loss at
+    k = 2 of 4 transitions equals the loss at all 4, while single draws differ."""
+    batch = torch.randn(16, 4, 2, generator=torch.Generator().manual_seed(2))
+    full, part = [], []
+    for seed in range(300):  # a seed fixes x_t and t; the subset is drawn after them
+        full.append(float(_window_trainer(None, seed).compute_loss(batch)[0]))
+        part.append(float(_window_trainer(2, seed).compute_loss(batch)[0]))
+    full_arr, part_arr = np.array(full), np.array(part)
+    assert not np.allclose(full_arr, part_arr)
+    assert abs(part_arr.mean() - full_arr.mean()) < 0.03 * full_arr.mean()
+
+
+def test_all_transitions_per_window_is_the_full_loss() -> None:
+    batch = torch.randn(16, 4, 2)
+    for k in (4, 10):  # k >= H matches every transition
+        torch.testing.assert_close(
+            _window_trainer(k, seed=5).compute_loss(batch)[0],
+            _window_trainer(None, seed=5).compute_loss(batch)[0],
+        )
+
+
+@pytest.mark.parametrize(("k", "match"), [(0, "transitions_per_window=0"), (1.5, "int")])
+def test_bad_transitions_per_window_is_refused(k: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        _window_trainer(k, seed=0)  # type: ignore[arg-type]
+
+
+def test_transitions_per_window_needs_a_window_1_reward() -> None:
+    base, expert = _conditioned_pair()
+    reward = relative_reward(OBS_ACT, window=2)
+    with pytest.raises(ConfigError, match="needs a window-1 reward"):
+        GradientMatchingTrainer(
+            reward, base, expert, torch.randn(8, 4, 2), _config(), CPU, transitions_per_window=2
+        )
+
+
+def test_by_default_a_window_1_reward_matches_4_transitions_per_window() -> None:
+    base, expert = _conditioned_pair(horizon=8)
+    data = torch.randn(8, 8, 2)
+
+    def chosen(window: int) -> object:
+        reward = relative_reward(OBS_ACT, window=window)
+        trainer = GradientMatchingTrainer(reward, base, expert, data, _config(), CPU)
+        return trainer.options()["transitions_per_window"]
+
+    assert chosen(1) == 4
+    assert chosen(2) is None  # overlapping windows: every transition

@@ -8,6 +8,7 @@ import torch
 
 from rr_gym.errors import ConfigError
 from rr_gym.rewards import WindowRewardNet
+from rr_gym.rewards.network import TwiceDifferentiableMish
 from tests._factories import seeded
 
 
@@ -102,3 +103,25 @@ def test_double_backward_reaches_every_weight() -> None:
 def test_bad_sizes_are_config_errors(args: tuple[int, ...], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         WindowRewardNet(*args)
+
+
+def test_the_step_embedding_computed_once_per_step_gives_the_concatenated_formula() -> None:
+    """forward gathers the first layer's step part per distinct step; it equals the MLP on
+    ``[w, emb(t)]`` row by row."""
+    net = _net()
+    w, t = _w(9), torch.tensor([0, 3, 3, 1, 0, 7, 7, 7, 2])
+    expected = net.mlp(torch.cat([w.reshape(9, -1), net.time_emb(t)], dim=-1)).squeeze(-1)
+    torch.testing.assert_close(net(w, t), expected)
+
+
+def test_mish_is_twice_differentiable_where_the_fused_one_is_not() -> None:
+    z = torch.linspace(-200.0, 200.0, 4001, requires_grad=True)
+    second = {}
+    for name, act in (("fused", torch.nn.Mish()), ("composite", TwiceDifferentiableMish())):
+        (g,) = torch.autograd.grad(act(z).sum(), z, create_graph=True)
+        second[name] = torch.autograd.grad(g.sum(), z)[0]
+    torch.testing.assert_close(TwiceDifferentiableMish()(z), torch.nn.Mish()(z))
+    assert bool(torch.isfinite(second["composite"]).all())
+    assert not bool(torch.isfinite(second["fused"][z > 89]).all())  # why it exists
+    finite = z < 80
+    torch.testing.assert_close(second["composite"][finite], second["fused"][finite])
