@@ -1,6 +1,8 @@
 """``report.md``: the suite's tables, figures and stage timings, from ``results.csv``.
 
-Tables (means over seeds; ``±`` the standard deviation when there are several):
+It opens with the Claims section (:mod:`rr_gym.bench.claims`: each of the paper's claims
+the suite can test, its effect, 95 % interval over seeds and verdict). Then tables (means
+over seeds; ``±`` the standard deviation when there are several):
 
 1. maze reward correctness: argmax-at-goal per (maze, goal) and accuracy over goals;
 2. reward quality: Pearson, Spearman, EPIC distance to the true reward, logistic-regression
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rr_gym.bench.claims import Claim, claims, retrain_scores
 from rr_gym.bench.metrics import aggregate
 from rr_gym.bench.results import COLUMNS, ResultsTable
 from rr_gym.utils.io import atomic_write_text
@@ -35,7 +38,7 @@ from rr_gym.utils.io import atomic_write_text
 if TYPE_CHECKING:
     from rr_gym.bench.runner import BenchRun, BenchSummary
 
-__all__ = ["markdown_table", "results_frame", "summary_table", "write_report"]
+__all__ = ["claims_table", "markdown_table", "results_frame", "summary_table", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,17 +125,22 @@ def _quality_table(df: pd.DataFrame) -> str:
     )
 
 
-def retrain_scores(df: pd.DataFrame) -> tuple[dict[str, np.ndarray], list[str]]:
-    """method -> ``(seeds, pairs)`` normalised returns of the retraining stage, and the pairs."""
-    r = df[
-        df["metric"].str.startswith("retrain/") & df["metric"].str.endswith("/normalized_return")
-    ]
-    pairs = sorted(set(r["pair"]))
-    out = {}
-    for method, group in r.groupby("method", sort=False):
-        table = group.pivot_table(index="seed", columns="pair", values="value", aggfunc="mean")
-        out[method] = table.reindex(columns=pairs).to_numpy()
-    return out, pairs
+def claims_table(found: Sequence[Claim]) -> str:
+    """The Claims section: each claim's effect, 95 % interval over seeds and verdict."""
+    if not found:
+        return ""
+    rows = []
+    for c in found:
+        e = c.effect
+        interval = "–" if not np.isfinite(e.low) else f"[{e.low:.2f}, {e.high:.2f}]"
+        shown = f"**{c.verdict}**" + (f" ({c.note})" if c.note else "")
+        rows.append(
+            [c.claim, c.scope, c.measure, f"{e.value:.2f}", interval, f"{c.null:.2f}", shown]
+        )
+    return markdown_table(
+        ["claim", "tested on", "effect", "estimate", "95% CI over seeds", "null", "verdict"],
+        rows,
+    )
 
 
 def _retrain_table(df: pd.DataFrame) -> str:
@@ -223,6 +231,14 @@ def write_report(run: BenchRun) -> Path:
         f"{list(run.methods)}; agent `{run.agent.get('name')}`. Raw numbers: "
         "`results.csv`; resolved config: `config.json`.\n",
     ]
+    found = claims(df, {p.name: p.kind for p in run.pairs})
+    if found:
+        sections.append(
+            "## Claims\n\nComputed from `results.csv` (`rr_gym.bench.claims`): each effect "
+            "with its 95 % bootstrap interval over training seeds; *holds* when the interval "
+            "lies above the null, *fails* below it, *not significant* otherwise (or with one "
+            f"seed).\n\n{claims_table(found)}\n"
+        )
     for title, table, figure in (
         ("Maze: does the reward peak at the goal?", _maze_table(df), "heatmaps"),
         (
