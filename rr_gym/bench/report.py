@@ -187,6 +187,40 @@ def _steering_table(df: pd.DataFrame) -> str:
     )
 
 
+def data_table(run: BenchRun) -> str:
+    """Every dataset of the run: source, episodes, steps, mean return raw and normalised."""
+    from rr_gym.bench.retrain import normalized
+
+    pairs = {p.name: p for p in run.pairs}
+    rows = []
+    for entry in run.artifacts.get("datasets", []):
+        summary: dict[str, Any] = {}
+        if entry["summary"] is not None and Path(entry["summary"]).is_file():
+            summary = read_json(Path(entry["summary"])).get(entry["dataset_id"], {})
+        mean = summary.get("mean_return", math.nan)
+        score = normalized(pairs[entry["pair"]], np.array([mean])) if summary else math.nan
+        rows.append(
+            [
+                entry["pair"],
+                entry["role"],
+                f"`{entry['dataset_id']}`",
+                entry["source"],
+                summary.get("episodes", "–"),
+                summary.get("steps", "–"),
+                _fmt(mean, digits=1),
+                _fmt(score, digits=1),
+            ]
+        )
+    return (
+        markdown_table(
+            ["pair", "role", "dataset", "source", "episodes", "steps", "mean return", "normalised"],
+            rows,
+        )
+        if rows
+        else ""
+    )
+
+
 def timing_table(timings: dict[str, Any], wall_seconds: float, jobs: int) -> str:
     """Per-stage time of the units built in this run (summed over units: stages overlap
     when ``jobs > 1``), units built / cached, what the cached ones took, and the run's
@@ -240,6 +274,7 @@ def write_report(run: BenchRun) -> Path:
             f"seed).\n\n{claims_table(found)}\n"
         )
     for title, table, figure in (
+        ("Data: what base and expert are", data_table(run), ""),
         ("Maze: does the reward peak at the goal?", _maze_table(df), "heatmaps"),
         (
             "Reward quality against the true reward (held-out transitions)",

@@ -164,6 +164,15 @@ def stage_datasets(run: BenchRun, state: State) -> dict[str, DataRefs]:
             sources[role] = dataset_source(ref, None if unit is None else unit.path)
             keys[role] = config_hash("datasets", ref.unit) if unit is None else unit.key
             summaries[role] = None if unit is None else (unit.path / "summary.json", ref.dataset_id)
+            run.artifacts.setdefault("datasets", []).append(
+                {
+                    "pair": pair.name,
+                    "role": role,
+                    "dataset_id": ref.dataset_id,
+                    "source": "minari" if unit is None else "generated",
+                    "summary": None if unit is None else str(unit.path / "summary.json"),
+                }
+            )
         out[pair.name] = DataRefs(sources, keys, summaries)
     return out
 

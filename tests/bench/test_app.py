@@ -67,6 +67,7 @@ def test_smoke_suite_end_to_end_then_rerun_from_cache(tmp_path: Path) -> None:
     # the Claims section comes first; one seed gives no interval, so no claim holds
     assert report.index("## Claims") < report.index("## Maze")
     assert "(a) the relative reward peaks at the goal" in report
+    assert "## Data: what base and expert are" in report and "| generated |" in report
     assert "**holds**" not in report and "**not significant**" in report
     assert json.loads((out / "config.json").read_text())["suite"]["name"] == "smoke"
     assert (out / ".hydra" / "config.yaml").is_file()
