@@ -4,6 +4,9 @@ On held-out episodes of both datasets (``sizes.evaluate.n_transitions`` of each)
 
 - ``pearson``, ``spearman``: learned vs true reward of the transitions (the dataset's own
   reward where it is the task's, as in locomotion; else the kind's true reward);
+- ``episode_spearman``: Spearman, over every held-out episode of both datasets, of the
+  learned reward summed over the episode against the episode's true return (the same true
+  reward): what ranks behaviour, where per-transition correlations can flip sign;
 - ``epic``: EPIC distance to the kind's true reward, coverage = the same transitions;
 - ``lr_accuracy``: a class-balanced logistic regression of the reward separating expert
   from base transitions noised to ``t <= sizes.evaluate.lr_t_max`` with the diffusion
@@ -103,6 +106,20 @@ def _held_out(data: PairData, n: int, rng: np.random.Generator) -> dict[str, Fla
     return {role: data.transitions(role, "test").subsample(n, rng) for role in ("base", "expert")}
 
 
+def _episode_spearman(learned: TimedRewardFn, truth: Any, data: PairData, exact: bool) -> float:
+    """Spearman over held-out episodes of both datasets: learned reward summed over each
+    episode against its true return (the dataset's reward when ``exact``, else ``truth``)."""
+    learned_sums, true_sums = [], []
+    for role in ("base", "expert"):
+        test = data.transitions(role, "test")
+        predicted = learned(test.obs, test.act, test.next_obs, 0)
+        target = test.rewards if exact else truth(test.obs, test.act, test.next_obs)
+        _, episode = np.unique(test.episode_ids, return_inverse=True)
+        learned_sums.append(np.bincount(episode, weights=np.asarray(predicted, np.float64)))
+        true_sums.append(np.bincount(episode, weights=np.asarray(target, np.float64)))
+    return spearman(np.concatenate(learned_sums), np.concatenate(true_sums))
+
+
 def _noised_scores(
     fn: TimedRewardFn,
     held: FlatTransitions,
@@ -161,6 +178,7 @@ def evaluate_reward(
     target = both.rewards if exact else truth(both.obs, both.act, both.next_obs)
     values["pearson"] = pearson(predicted, target)
     values["spearman"] = spearman(predicted, target)
+    values["episode_spearman"] = _episode_spearman(learned, truth, data, exact)
     values["epic"] = epic_distance(
         lambda o, a, n: learned(o, a, n, 0),
         truth,

@@ -42,7 +42,7 @@ __all__ = ["claims_table", "markdown_table", "results_frame", "summary_table", "
 
 logger = logging.getLogger(__name__)
 
-_QUALITY = ("pearson", "spearman", "epic", "lr_accuracy")
+_QUALITY = ("pearson", "spearman", "episode_spearman", "epic", "lr_accuracy")
 
 
 def results_frame(path: str | Path) -> pd.DataFrame:
@@ -121,8 +121,48 @@ def _quality_table(df: pd.DataFrame) -> str:
         cells = {r.metric: _fmt(r.mean, r.std) for r in group.itertuples()}
         rows.append([pair, method, *[cells.get(m, "–") for m in _QUALITY]])
     return markdown_table(
-        ["pair", "method", "Pearson ↑", "Spearman ↑", "EPIC ↓", "LR accuracy ↑"], rows
+        [
+            "pair",
+            "method",
+            "Pearson ↑",
+            "Spearman ↑",
+            "episode Spearman ↑",
+            "EPIC ↓",
+            "LR accuracy ↑",
+        ],
+        rows,
     )
+
+
+def true_reward_note(run: BenchRun) -> str:
+    """Which true reward each quality metric of the run compares with, per pair kind."""
+    lines = []
+    kinds = {p.kind: p for p in run.pairs}
+    if "maze" in kinds:
+        sizes = kinds["maze"].sizes.get("evaluate") or {}
+        dense = sizes.get("maze_true_reward", "dense") == "dense"
+        what = (
+            "dense, `exp(-d)`" if dense else "sparse, `1[d <= 0.45]` (the `true_reward` method's)"
+        )
+        lines.append(
+            f"- maze pairs: every metric uses the {what} reward of the distance `d` from the "
+            "position after the step to the goal; the `true_reward` method retrains on the "
+            "env's sparse reward"
+        )
+    if "locomotion" in kinds:
+        lines.append(
+            "- locomotion pairs: Pearson and both Spearmans use the datasets' own env rewards; "
+            "EPIC uses the v5 reward read off observations (healthy bonus + forward velocity "
+            "- control cost)"
+        )
+    lines.append(
+        "- per transition: held-out transitions of both datasets; episode Spearman: every "
+        "held-out episode of both, learned reward summed over the episode vs its true "
+        "return; EPIC's coverage distribution: the product of the empirical marginals of "
+        "actions and next states of those transitions (`sizes.evaluate.n_coverage` samples "
+        "of each)"
+    )
+    return "\n".join(lines)
 
 
 def claims_table(found: Sequence[Claim]) -> str:
@@ -277,8 +317,8 @@ def write_report(run: BenchRun) -> Path:
         ("Data: what base and expert are", data_table(run), ""),
         ("Maze: does the reward peak at the goal?", _maze_table(df), "heatmaps"),
         (
-            "Reward quality against the true reward (held-out transitions)",
-            _quality_table(df),
+            "Reward quality against the true reward (held-out data)",
+            _quality_table(df) and f"{true_reward_note(run)}\n\n{_quality_table(df)}",
             "scatter",
         ),
         (

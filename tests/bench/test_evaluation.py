@@ -63,6 +63,19 @@ def test_true_reward_peaks_at_the_goal_and_scores_well(maze_pair, tmp_path: Path
     assert (tmp_path / "scatter.npz").is_file()
 
 
+def test_episode_spearman_ranks_held_out_episodes_by_their_summed_reward(
+    maze_pair, tmp_path: Path
+) -> None:
+    from rr_gym.bench.evaluation import _episode_spearman
+
+    pair, data = maze_pair
+    rows = evaluate_reward(pair, "true_reward", 0, None, data, tmp_path)
+    assert {r["metric"]: r["value"] for r in rows}["episode_spearman"] == pytest.approx(1.0)
+    truth = pair.kind_impl.true_reward(pair)
+    flipped = _episode_spearman(lambda o, a, n, t: -truth(o, a, n), truth, data, exact=False)
+    assert flipped == pytest.approx(-1.0)
+
+
 def test_reward_fn_builds_the_models_layout(maze_pair) -> None:
     pair, _ = maze_pair
     xy, cells, geometry = maze_grid(pair, 2)
