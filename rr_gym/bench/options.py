@@ -60,6 +60,8 @@ class BenchOptions:
             process, 1 in workers).
         device: the torch device to use (``auto`` resolved to ``cuda`` or ``cpu``).
         progress: progress bars.
+        executor: ``local`` (worker processes) or ``ray`` (Ray tasks; the distributed extra).
+        ray_address: the Ray cluster for ``executor=ray`` (None: ``RAY_ADDRESS`` or local).
     """
 
     seeds: list[int]
@@ -69,6 +71,8 @@ class BenchOptions:
     torch_threads: int | None
     device: str
     progress: bool
+    executor: str = "local"
+    ray_address: str | None = None
 
 
 def _show(value: Any) -> str:
@@ -376,6 +380,15 @@ def validate_config(config: Mapping[str, Any]) -> BenchOptions:
     _check_sections(config.get("sizes"), "sizes", problems)
     _check_pairs(config.get("pair"), problems)
     device = _device(config.get("device", "cpu"), problems)
+    executor = config.get("executor", "local")
+    if executor not in ("local", "ray"):
+        problems.append(
+            f"executor={_show(executor)}; expected local (worker processes) or ray (Ray "
+            "tasks, the distributed extra)"
+        )
+    address = config.get("ray_address")
+    if address is not None and not isinstance(address, str):
+        problems.append(f"ray_address={_show(address)}; expected a Ray address or null")
     if problems:
         head = "invalid bench option" if len(problems) == 1 else "invalid bench options"
         raise ConfigError(
@@ -390,4 +403,6 @@ def validate_config(config: Mapping[str, Any]) -> BenchOptions:
         torch_threads=None if threads is None else int(threads),
         device=device,
         progress=bool(progress),
+        executor=str(executor),
+        ray_address=address,
     )

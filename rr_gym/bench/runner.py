@@ -272,8 +272,18 @@ def run_bench(
         if stage in state:
             run.timings.setdefault(stage, StageTiming())
     logger.info("%d units in stages %s", len(run.plan), [s for s in STAGES if s in state])
+    executor, jobs = None, run.jobs
+    if options.executor == "ray":
+        from rr_gym.bench.ray_executor import RayExecutor
+
+        executor = RayExecutor(device=run.device, address=options.ray_address)
+        jobs = executor.slots(run.torch_threads)
     run.plan.run(
-        jobs=run.jobs, threads=run.torch_threads, progress=run.progress, on_done=run.record
+        jobs=jobs,
+        threads=run.torch_threads,
+        progress=run.progress,
+        on_done=run.record,
+        executor=executor,
     )
     _write_timings(out, run.timings)
     report_path = None

@@ -112,12 +112,15 @@ class UnitPlan:
         threads: int = 1,
         progress: bool = False,
         on_done: Callable[[CachedUnit], None] | None = None,
+        executor: Any | None = None,
     ) -> list[CachedUnit]:
         """Find or build every planned unit.
 
         Finished units come from the cache; the others are built in planning order, in this
         process (``jobs == 1``) or in ``jobs`` worker processes, each as soon as its inputs
-        are done. ``on_done`` is called in this process as each unit finishes (cached ones
+        are done. ``executor`` (e.g. :class:`~rr_gym.bench.ray_executor.RayExecutor`)
+        replaces the worker processes: up to ``jobs`` units run on it at once. ``on_done``
+        is called in this process as each unit finishes (cached ones
         first). If a build fails, the units already running finish (and are cached) and the
         error is raised.
 
@@ -144,7 +147,12 @@ class UnitPlan:
             bar.update(1)
 
         with bar:
-            if jobs <= 1 or len(todo) <= 1:
+            if executor is not None:
+                try:
+                    self._run_parallel(executor, todo, done, jobs, threads, finish)
+                finally:
+                    executor.shutdown(wait=True)
+            elif jobs <= 1 or len(todo) <= 1:
                 for unit, spec in todo:
                     bar.set_description(unit.stage)
                     finish(self.cache.run(unit.stage, spec.config, spec.build, inputs=spec.inputs))
