@@ -1,11 +1,13 @@
 """Summarise steering runs: normalised return per planner, and guidance's margin over the base.
 
-Reads one or more ``results.json`` files written by ``benchmarks/steering_hopper.py`` (runs
-of the same models with different conditions may be split over several files; a later file's
-row replaces an earlier one with the same seed, condition and scale). For each planner it
-prints the mean and standard deviation over seeds; for each guided setting, the paired
-margin over the base planner of the same seed, with a 95 % bootstrap interval of its mean
-over seeds (10,000 resamples of the seeds) and a verdict: raises / not significant / lowers.
+Reads one or more ``results.json`` files written by ``benchmarks/steering_hopper.py``
+(normalised return) or ``benchmarks/steering_maze.py`` (success rate); runs of the same
+models with different conditions may be split over several files; a later file's row
+replaces an earlier one with the same seed, condition and scale. For each planner it prints
+the mean and standard deviation over seeds; for each guided setting, the paired margin over
+the base planner of the same seed, with a 95 % bootstrap interval of its mean over seeds
+(10,000 resamples of the seeds, :func:`rr_gym.bench.claims.bootstrap_mean`) and a verdict:
+raises / not significant / lowers.
 
 Run: ``python benchmarks/steering_summary.py out/results.json [more.json ...]``.
 """
@@ -19,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rr_gym.bench.claims import bootstrap_mean
+
 
 class Setting(NamedTuple):
     """One planner: its condition and, for a guided one, the guidance settings."""
@@ -27,16 +31,6 @@ class Setting(NamedTuple):
     scale: float
     t_stopgrad: int
     scale_by_variance: bool
-
-
-def bootstrap_interval(
-    values: np.ndarray, *, resamples: int = 10_000, seed: int = 0
-) -> tuple[float, float]:
-    """95 % percentile interval of the mean of ``values`` ``(n,)`` over resampled entries."""
-    rng = np.random.default_rng(seed)
-    means = rng.choice(values, size=(resamples, len(values)), replace=True).mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def main() -> None:
@@ -57,14 +51,15 @@ def main() -> None:
                 int(run["t_stopgrad"]) if guided else 0,
                 bool(run.get("scale_by_variance", True)) if guided else False,
             )
-            rows[(int(row["seed"]), setting)] = float(row["normalized_mean"])
+            score = row["normalized_mean"] if "normalized_mean" in row else row["success_rate"]
+            rows[(int(row["seed"]), setting)] = float(score)
     if data:
         print(
             "data (mean normalised return): " + ", ".join(f"{k} {v:.1f}" for k, v in data.items())
         )
     print(
-        "| planner | scale | t_stopgrad | variance-scaled | seeds | normalised return "
-        "(mean ± std) | margin over base [95% CI] | verdict |"
+        "| planner | scale | t_stopgrad | variance-scaled | seeds | normalised return or "
+        "success (mean ± std) | margin over base [95% CI] | verdict |"
     )
     print("|---|---:|---:|---|---:|---|---|---|")
     base = {seed: v for (seed, setting), v in rows.items() if setting.condition == "base"}
@@ -76,13 +71,14 @@ def main() -> None:
         line = (
             f"| {setting.condition} | {setting.scale:g} | {setting.t_stopgrad} | "
             f"{'yes' if setting.scale_by_variance else 'no'} | {len(scores)} | "
-            f"{scores.mean():.1f} ± {scores.std():.1f} |"
+            f"{scores.mean():.2f} ± {scores.std():.2f} |"
         )
         paired = np.array([group[s] - base[s] for s in sorted(group) if s in base])
         if setting.condition != "base" and len(paired) >= 2:
-            low, high = bootstrap_interval(paired)
+            effect = bootstrap_mean(paired.tolist())
+            low, high = effect.low, effect.high
             verdict = "raises" if low > 0 else "lowers" if high < 0 else "not significant"
-            line += f" {paired.mean():+.1f} [{low:+.1f}, {high:+.1f}] | {verdict} |"
+            line += f" {effect.value:+.2f} [{low:+.2f}, {high:+.2f}] | {verdict} |"
         else:
             line += " – | – |"
         print(line)
