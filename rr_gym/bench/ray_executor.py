@@ -16,16 +16,29 @@ the end of the run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from rr_gym.errors import ConfigError
 
-__all__ = ["GPU_STAGES", "RayExecutor"]
+__all__ = ["GPU_STAGES", "RayExecutor", "unit_resources"]
 
 #: Stages whose units train or sample torch models on the run's device.
 GPU_STAGES = frozenset({"diffusion", "rewards", "steering"})
+
+
+def unit_resources(stage: str, threads: int, *, gpu: bool) -> dict[str, float]:
+    """Ray resources of one unit of ``stage``: ``threads`` CPUs, and one GPU for
+    :data:`GPU_STAGES` when the run uses CUDA (``gpu``).
+
+    Example:
+        >>> unit_resources("diffusion", 2, gpu=True)
+        {'num_cpus': 2.0, 'num_gpus': 1.0}
+        >>> unit_resources("datasets", 1, gpu=True)
+        {'num_cpus': 1.0, 'num_gpus': 0.0}
+    """
+    return {"num_cpus": float(threads), "num_gpus": 1.0 if gpu and stage in GPU_STAGES else 0.0}
 
 
 def _import_ray() -> Any:
@@ -63,18 +76,13 @@ class RayExecutor:
         cpus = float(self._ray.cluster_resources().get("CPU", 1.0))
         return max(1, int(cpus // max(1, threads)))
 
-    def resources(self, stage: str, threads: int) -> Mapping[str, float]:
-        """Ray resources of one unit of ``stage``."""
-        gpus = 1.0 if self._gpu and stage in GPU_STAGES else 0.0
-        return {"num_cpus": float(threads), "num_gpus": gpus}
-
     def submit(
         self, fn: Callable[..., Any], root: str, stage: str, spec: Any, threads: int
     ) -> Future[Any]:
         """Run ``fn(root, stage, spec, threads)`` (the scheduler's worker) as a Ray task."""
         if fn not in self._remote:
             self._remote[fn] = self._ray.remote(fn)
-        task = self._remote[fn].options(**self.resources(stage, threads))
+        task = self._remote[fn].options(**unit_resources(stage, threads, gpu=self._gpu))
         return task.remote(root, stage, spec, threads).future()
 
     def shutdown(self, wait: bool = True, kill_workers: bool = False) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from rr_gym.bench import run_bench
-from rr_gym.bench.ray_executor import RayExecutor
+from rr_gym.bench.ray_executor import unit_resources
 from rr_gym.bench.results import ResultsTable
 from rr_gym.errors import ConfigError
 
@@ -49,15 +49,14 @@ def test_ray_units_give_the_local_results(make_config, tmp_path: Path) -> None:
     assert all(t.built > 0 and t.cached == 0 for t in built.values()), built
 
 
-def test_gpu_stages_ask_ray_for_a_gpu_on_cuda() -> None:
-    pytest.importorskip("ray", reason="the optional `distributed` extra is not installed")
-    executor = RayExecutor.__new__(RayExecutor)  # no cluster needed to price a unit
-    executor._gpu = True
-    assert executor.resources("diffusion", 2) == {"num_cpus": 2.0, "num_gpus": 1.0}
-    assert executor.resources("datasets", 1) == {"num_cpus": 1.0, "num_gpus": 0.0}
+def test_gpu_stages_ask_ray_for_a_gpu_on_cuda_only() -> None:
+    for stage in ("diffusion", "rewards", "steering"):
+        assert unit_resources(stage, 2, gpu=True) == {"num_cpus": 2.0, "num_gpus": 1.0}
+        assert unit_resources(stage, 2, gpu=False)["num_gpus"] == 0.0
+    assert unit_resources("datasets", 1, gpu=True) == {"num_cpus": 1.0, "num_gpus": 0.0}
 
 
 def test_unknown_executor_is_refused_before_anything_runs(make_config, tmp_path: Path) -> None:
     config = {**make_config(*TINY), "executor": "slurm"}
-    with pytest.raises(ConfigError, match="executor='slurm'; expected local"):
+    with pytest.raises(ConfigError, match="executor=slurm; expected local"):
         run_bench(config, out_dir=tmp_path / "out")
