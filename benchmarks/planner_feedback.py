@@ -1,10 +1,11 @@
 """Does a planner act like its data? First actions against a known state-feedback policy.
 
 Trajectories of a double integrator driven by ``a = -K s + 0.05 noise`` (64 episodes of 40
-steps, 2-D state, 1-D action) are cut into windows of 8; a diffusion model (T = 20) is
-trained on them and a :class:`~rr_gym.planning.DiffusionPlanner` is asked for the first
-action at 256 random states. R^2 of those actions against the policy's own ``-K s``
-(1 = the planner is the policy). The test suite checks the defaults on the same system
+steps, 2-D state, 1-D action; :mod:`rr_gym.planning.feedback`) are cut into windows of 8;
+a diffusion model (T = 20) is trained on them and a
+:class:`~rr_gym.planning.DiffusionPlanner` is asked for the first action at 256 random
+states. R^2 of those actions against the policy's own ``-K s`` (1 = the planner is the
+policy). The test suite checks the defaults on the same system
 (``tests/planning/test_planner.py``); this script compares the training options.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/planner_feedback.py [--steps 1000]``.
@@ -15,16 +16,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 import rr_gym
-from rr_gym.data.windows import windows_from_arrays
-from rr_gym.layout import TransitionLayout
-from rr_gym.planning import DiffusionPlanner
-
-GAIN = np.array([[1.0, 1.5]])
-LAYOUT = TransitionLayout.from_sizes(observation=2, action=1)
+from rr_gym.planning.feedback import feedback_windows, first_action_r2
 
 #: name -> train_diffusion options; the first row is the library's defaults.
 VARIANTS: dict[str, dict[str, object]] = {
@@ -43,30 +38,6 @@ VARIANTS: dict[str, dict[str, object]] = {
     },
     "epsilon, state imposed in training": {"predict_epsilon": True},
 }
-
-
-def feedback_windows(horizon: int, seed: int = 0) -> object:
-    """Windows of the feedback policy on ``s' = A s + B a``."""
-    rng = np.random.default_rng(seed)
-    dynamics, control = np.array([[1.0, 0.1], [0.0, 1.0]]), np.array([[0.0], [0.1]])
-    episodes = []
-    for _ in range(64):
-        state, rows = rng.uniform(-2, 2, 2), []
-        for _ in range(40):
-            action = -GAIN @ state + 0.05 * rng.normal(size=1)
-            rows.append(np.concatenate([state, action]))
-            state = dynamics @ state + control @ action
-        episodes.append(np.array(rows, np.float32))
-    rewards = [np.zeros(len(e)) for e in episodes]
-    return windows_from_arrays(episodes, rewards, horizon=horizon, layout=LAYOUT)
-
-
-def first_action_r2(model: rr_gym.diffusion.GaussianDiffusion, seed: int = 1) -> float:
-    """R^2 of the planner's first actions at 256 random states against ``-K s``."""
-    states = np.random.default_rng(seed).uniform(-2, 2, (256, 2)).astype(np.float32)
-    actions = DiffusionPlanner(model, seed=0).predict(states)
-    target = -(states @ GAIN.T)
-    return float(1 - ((actions - target) ** 2).sum() / ((target - target.mean()) ** 2).sum())
 
 
 def main() -> None:

@@ -234,41 +234,14 @@ def test_plans_on_cuda_match_the_model_device() -> None:
     assert actions.shape == (8, 1) and np.isfinite(actions).all()
 
 
-def _feedback_windows(horizon: int) -> Any:
-    """Windows of a known policy on a double integrator: ``a = -K s + 0.05 noise``."""
-    from rr_gym.data.windows import windows_from_arrays
-
-    rng = np.random.default_rng(0)
-    dynamics, control = np.array([[1.0, 0.1], [0.0, 1.0]]), np.array([[0.0], [0.1]])
-    episodes = []
-    for _ in range(64):
-        state, rows = rng.uniform(-2, 2, 2), []
-        for _ in range(40):
-            action = -FEEDBACK_GAIN @ state + 0.05 * rng.normal(size=1)
-            rows.append(np.concatenate([state, action]))
-            state = dynamics @ state + control @ action
-        episodes.append(np.array(rows, np.float32))
-    rewards = [np.zeros(len(e)) for e in episodes]
-    return windows_from_arrays(episodes, rewards, horizon=horizon, layout=LAYOUT)
-
-
-FEEDBACK_GAIN = np.array([[1.0, 1.5]])
-
-
-def _first_action_r2(model: GaussianDiffusion) -> float:
-    states = np.random.default_rng(1).uniform(-2, 2, (256, 2)).astype(np.float32)
-    actions = DiffusionPlanner(model, seed=0).predict(states)
-    target = -(states @ FEEDBACK_GAIN.T)
-    return float(1 - ((actions - target) ** 2).sum() / ((target - target.mean()) ** 2).sum())
-
-
 @pytest.mark.slow
 def test_a_planner_trained_with_the_defaults_acts_like_its_data() -> None:
     """Diffuser's choices (x0 prediction, the current state imposed in training, action
     weight 10) are the defaults: at T = 20 a planner acts like the policy of its data."""
     import rr_gym
+    from rr_gym.planning.feedback import feedback_windows, first_action_r2
 
-    data = _feedback_windows(horizon=8)
+    data = feedback_windows(horizon=8)
     options: dict[str, Any] = {
         "horizon": 8,
         "steps": 1000,
@@ -281,7 +254,7 @@ def test_a_planner_trained_with_the_defaults_acts_like_its_data() -> None:
     model = rr_gym.train_diffusion(data, **options)
     assert not model.predict_epsilon and model.condition_field == "observation"
     assert model.action_weight == 10.0
-    assert _first_action_r2(model) >= 0.9
+    assert first_action_r2(model) >= 0.9
     # the former defaults (noise prediction, nothing imposed in training) diverge at T = 20
     legacy = {"predict_epsilon": True, "condition_field": None, "action_weight": 1.0}
-    assert _first_action_r2(rr_gym.train_diffusion(data, **options, **legacy)) < 0.5
+    assert first_action_r2(rr_gym.train_diffusion(data, **options, **legacy)) < 0.5
