@@ -49,16 +49,16 @@ def _cached(path: Path, device: str, build: Callable[[], Any]) -> Any:
     return model
 
 
-def _data_score(dataset_id: str, min_length: int = 0) -> float:
-    """Mean D4RL-normalised return of a dataset's episodes of at least ``min_length`` steps
-    (windows are cut from those alone)."""
-    dataset = load_dataset(dataset_id)
-    returns = [
-        float(np.sum(ep.rewards))
-        for ep in dataset.iterate_episodes()
-        if len(ep.rewards) >= min_length
+def _data_scores(dataset_id: str, horizon: int) -> tuple[float, float]:
+    """Mean D4RL-normalised return of a dataset's episodes, and of its episodes of at least
+    ``horizon`` steps (windows are cut from those alone), in one pass over the episodes."""
+    episodes = [
+        (float(np.sum(ep.rewards)), len(ep.rewards))
+        for ep in load_dataset(dataset_id).iterate_episodes()
     ]
-    return float(normalized_score("hopper", np.mean(returns)))
+    every = np.mean([r for r, _ in episodes])
+    windowed = np.mean([r for r, n in episodes if n >= horizon])
+    return float(normalized_score("hopper", every)), float(normalized_score("hopper", windowed))
 
 
 def main() -> None:
@@ -99,12 +99,10 @@ def main() -> None:
         np.concatenate([base_w.windows, expert_w.windows]).reshape(-1, base_w.layout.dim)
     )
     wanted = set(args.conditions.split(","))
-    data_scores = {
-        "base": _data_score(args.base),
-        "expert": _data_score(args.expert),
-        "base_windowed": _data_score(args.base, args.horizon),
-        "expert_windowed": _data_score(args.expert, args.horizon),
-    }
+    data_scores = {}
+    for role, dataset_id in (("base", args.base), ("expert", args.expert)):
+        every, windowed = _data_scores(dataset_id, args.horizon)
+        data_scores |= {role: every, f"{role}_windowed": windowed}
     logger.info("data: normalised mean return %s", data_scores)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
@@ -128,20 +126,24 @@ def main() -> None:
         )
         k = args.transitions_per_window
         reward_dir = "reward" if k is None else f"reward_b{args.reward_batch_size}_k{k}"
-        reward = None if "guided" not in wanted else _cached(
-            root / reward_dir,
-            args.device,
-            partial(
-                rr_gym.extract_reward,
-                base,
-                expert,
-                np.concatenate([base_w.windows, expert_w.windows]),
-                steps=args.reward_steps,
-                batch_size=args.reward_batch_size,
-                **({} if k is None else {"transitions_per_window": k}),
-                seed=seed,
-                device=args.device,
-            ),
+        reward = (
+            None
+            if "guided" not in wanted
+            else _cached(
+                root / reward_dir,
+                args.device,
+                partial(
+                    rr_gym.extract_reward,
+                    base,
+                    expert,
+                    np.concatenate([base_w.windows, expert_w.windows]),
+                    steps=args.reward_steps,
+                    batch_size=args.reward_batch_size,
+                    **({} if k is None else {"transitions_per_window": k}),
+                    seed=seed,
+                    device=args.device,
+                ),
+            )
         )
         conditions: list[tuple[str, float, Any, Any]] = [("base", 0.0, base, None)]
         conditions += [("guided", float(s), base, reward) for s in args.scales.split(",")]
