@@ -30,7 +30,7 @@ from rr_gym.training import TrainConfig
 HORIZON, DIM, BATCH, T = 32, 6, 64, 100
 
 
-def _timed(fn: Callable[[], object], warmup: int, repeat: int, device: torch.device) -> float:
+def timed(fn: Callable[[], object], warmup: int, repeat: int, device: torch.device) -> float:
     """Median seconds per call of ``fn`` after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
@@ -47,7 +47,7 @@ def _timed(fn: Callable[[], object], warmup: int, repeat: int, device: torch.dev
     return times[len(times) // 2]
 
 
-def _trainer_step(trainer: DiffusionTrainer | GradientMatchingTrainer) -> Callable[[], None]:
+def trainer_step(trainer: DiffusionTrainer | GradientMatchingTrainer) -> Callable[[], None]:
     """One optimisation step of ``trainer`` (the body of ``Trainer.fit``)."""
 
     def step() -> None:
@@ -84,7 +84,7 @@ def main() -> None:
     }
 
     diff_trainer = DiffusionTrainer(base, data, TrainConfig(steps=0, **cfg), device)
-    sec = _timed(_trainer_step(diff_trainer), 5, args.repeat, device)
+    sec = timed(trainer_step(diff_trainer), 5, args.repeat, device)
     results["diffusion_train_steps_per_s"] = 1 / sec
     base.eval().requires_grad_(False)
 
@@ -101,7 +101,7 @@ def main() -> None:
                 eval_at=eval_at,
                 target=target,
             )
-            sec = _timed(_trainer_step(gm), 5, args.repeat, device)
+            sec = timed(trainer_step(gm), 5, args.repeat, device)
             key = f"gm_{target}_at_{eval_at}"
             results[f"{key}_steps_per_s"] = 1 / sec
             results[f"{key}_ratio"] = (1 / sec) / results["diffusion_train_steps_per_s"]
@@ -111,7 +111,7 @@ def main() -> None:
         ("ddim_20", "ddim", 20),
         ("ddim_10", "ddim", 10),
     ):
-        sec = _timed(lambda s=sampler, k=n: base.sample(BATCH, sampler=s, n_steps=k), 1, 5, device)
+        sec = timed(lambda s=sampler, k=n: base.sample(BATCH, sampler=s, n_steps=k), 1, 5, device)
         results[f"sample_{name}_s_per_batch{BATCH}"] = sec
 
     width = max(map(len, results))

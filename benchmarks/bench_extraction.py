@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 import torch
+from bench_core import timed, trainer_step  # the script's folder is on sys.path
 
 import rr_gym
 from rr_gym.data import make_windows
@@ -40,14 +41,7 @@ CPU = torch.device("cpu")
 
 def _steps_per_s(trainer: DiffusionTrainer | GradientMatchingTrainer, repeat: int) -> float:
     """Median steps/s of ``trainer`` over ``repeat`` steps after 3 warm-up steps."""
-    times = []
-    for i in range(3 + repeat):
-        trainer.config.steps = trainer.step + 1
-        start = time.perf_counter()
-        trainer.fit()
-        if i >= 3:
-            times.append(time.perf_counter() - start)
-    return 1.0 / float(np.median(times))
+    return 1.0 / timed(trainer_step(trainer), 3, repeat, CPU)
 
 
 def _matcher(
