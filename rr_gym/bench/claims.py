@@ -42,7 +42,7 @@ Verdict = Literal["holds", "not significant", "fails"]
 
 RELATIVE = "relative_reward"
 # The normalised return an agent retrained on the true reward must reach before the stage
-# can rank learned rewards (issue 14: mazes 60 in the default suite; Hopper 50).
+# can rank learned rewards, by pair kind, where a suite sets no `sizes.retrain.learning_bar`.
 RETRAIN_BAR = {"maze": 60.0, "locomotion": 50.0}
 
 
@@ -199,7 +199,7 @@ def _improvement(x: np.ndarray, y: np.ndarray, reps: int, seed: int) -> Interval
     return Interval(float(points["xy"][0]), float(low), float(high))
 
 
-def _retrain_claims(df: pd.DataFrame, kinds: dict[str, str], reps: int) -> list[Claim]:
+def _retrain_claims(df: pd.DataFrame, bars: dict[str, float], reps: int) -> list[Claim]:
     scores, pairs = retrain_scores(df)
     if RELATIVE not in scores:
         return []
@@ -208,9 +208,9 @@ def _retrain_claims(df: pd.DataFrame, kinds: dict[str, str], reps: int) -> list[
     if "true_reward" in scores:
         ceiling = np.nanmean(scores["true_reward"], axis=0)
         short = [
-            f"{p} {c:.1f} < {RETRAIN_BAR[kinds[p]]:g}"
+            f"{p} {c:.1f} < {bars[p]:g}"
             for p, c in zip(pairs, ceiling, strict=True)
-            if kinds.get(p) in RETRAIN_BAR and c < RETRAIN_BAR[kinds[p]]
+            if p in bars and not c >= bars[p]
         ]
         if short:
             note = (
@@ -240,12 +240,23 @@ def _retrain_claims(df: pd.DataFrame, kinds: dict[str, str], reps: int) -> list[
     return out
 
 
-def claims(df: pd.DataFrame, kinds: dict[str, str], *, reps: int = 2000) -> list[Claim]:
+def claims(
+    df: pd.DataFrame,
+    kinds: dict[str, str],
+    *,
+    bars: dict[str, float] | None = None,
+    reps: int = 2000,
+) -> list[Claim]:
     """Every claim that ``df`` (the rows of ``results.csv``) can test.
 
     Args:
         df: result rows (columns of :data:`rr_gym.bench.results.COLUMNS`).
         kinds: pair name -> pair kind (``maze``, ``locomotion``...).
+        bars: pair name -> the normalised return its true-reward agent must reach for the
+            retraining stage to rank rewards (``sizes.retrain.learning_bar``; default
+            :data:`RETRAIN_BAR` of the pair's kind).
         reps: bootstrap replicates of the retraining intervals.
     """
-    return _goal_claims(df) + _steering_claims(df, kinds) + _retrain_claims(df, kinds, reps)
+    if bars is None:
+        bars = {p: RETRAIN_BAR[k] for p, k in kinds.items() if k in RETRAIN_BAR}
+    return _goal_claims(df) + _steering_claims(df, kinds) + _retrain_claims(df, bars, reps)

@@ -249,6 +249,7 @@ class NoisedDiscriminatorMethod(Method):
             diffusion=models.base,
             steps=int(ctx.size("reward", "steps")),
             batch_size=int(ctx.size("reward", "batch_size", 256)),
+            hidden_dim=int(ctx.size("reward", "hidden_dim", 256)),  # the relative reward's width
             window=int(ctx.options.get("window") or 1),
             seed=ctx.seed,
             device=ctx.device,

@@ -129,6 +129,20 @@ def _positive_float(what: str) -> Callable[[Any], str | None]:
     return check
 
 
+def _mapping(what: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if isinstance(value, Mapping) else f"expected a mapping ({what})"
+
+    return check
+
+
+def _number(what: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if _is_number(value) else f"expected a finite number ({what})"
+
+    return check
+
+
 def _discount(value: Any) -> str | None:
     if _is_number(value) and 0 < value <= 1:
         return None
@@ -139,6 +153,14 @@ def _scales(value: Any) -> str | None:
     if isinstance(value, list) and value and all(_is_number(v) for v in value):
         return None
     return "expected a non-empty list of finite numbers (guidance scales), e.g. [1.0, 4.0]"
+
+
+def _pair_patterns(value: Any) -> str | None:
+    if value == "all" or (
+        isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
+    ):
+        return None
+    return "expected all or a non-empty list of pair-name patterns, e.g. [umaze-goal0, 'hopper-*']"
 
 
 def _boolean(value: Any) -> str | None:
@@ -195,6 +217,9 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "n_envs": _ENVS,
         "eval_episodes": _int_at_least(1, "evaluation episodes"),
         "eval_envs": _ENVS,
+        "pairs": _pair_patterns,
+        "learning_bar": _optional(_number("the true-reward agent's normalised return bar")),
+        "agent_kwargs": _optional(_mapping("keyword arguments of the SB3 agent")),
     },
     "steering": {
         "episodes": _int_at_least(0, "episodes per condition; 0 skips steering"),
@@ -204,6 +229,7 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "scales": _scales,
         "clip_denoised": _optional(_positive_float("a clip in std units")),
         "scale_by_variance": _boolean,
+        "pairs": _pair_patterns,
     },
 }
 

@@ -13,6 +13,8 @@ Kinds shipped: ``maze`` (PointMaze, random-goal base data vs data of one goal ce
 from __future__ import annotations
 
 import copy
+import fnmatch
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,7 @@ from rr_gym.errors import ConfigError
 
 __all__ = [
     "PAIR_KINDS",
+    "STAGE_FILTERS",
     "DatasetRef",
     "PairKind",
     "PairSpec",
@@ -35,6 +38,8 @@ __all__ = [
     "expand_pairs",
     "register_pair_kind",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def deep_merge(base: Mapping[str, Any], *updates: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,6 +94,24 @@ class PairSpec:
     def kind_impl(self) -> PairKind:
         """The registered :class:`PairKind` of this pair."""
         return PAIR_KINDS[self.kind]
+
+    def runs(self, stage: str) -> bool:
+        """Whether ``stage`` runs on this pair: its ``sizes.<stage>.pairs`` is ``all`` (the
+        default) or a list of shell patterns, one of which matches :attr:`name`.
+
+        >>> pair = PairSpec("umaze-goal6", "maze", "umaze", None, None,
+        ...                 sizes={"retrain": {"pairs": ["umaze-goal[06]", "hopper-*"]}})
+        >>> pair.runs("retrain"), pair.runs("steering")
+        (True, True)
+        >>> PairSpec("umaze-goal3", "maze", "umaze", None, None, sizes=pair.sizes).runs("retrain")
+        False
+        """
+        patterns = (self.sizes.get(stage) or {}).get("pairs", "all")
+        return patterns == "all" or any(fnmatch.fnmatchcase(self.name, p) for p in patterns)
+
+
+#: Stages whose size section may restrict them to some pairs (``pairs: [patterns]``).
+STAGE_FILTERS = ("retrain", "steering")
 
 
 class PairKind:
@@ -341,4 +364,27 @@ def expand_pairs(
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"pairs {duplicates} are defined twice; give each pair config one name")
+    _check_stage_filters(out)
     return out
+
+
+def _check_stage_filters(pairs: list[PairSpec]) -> None:
+    """Warn about each pattern of a ``sizes.<stage>.pairs`` list that matches no pair of the
+    suite (a typo would silently skip the stage there; a suite run on fewer pairs than it
+    names is fine)."""
+    names = [p.name for p in pairs]
+    for stage in STAGE_FILTERS:
+        patterns = {
+            pattern
+            for pair in pairs
+            if (given := (pair.sizes.get(stage) or {}).get("pairs", "all")) != "all"
+            for pattern in given
+        }
+        unmatched = sorted(p for p in patterns if not fnmatch.filter(names, p))
+        if unmatched:
+            logger.warning(
+                "sizes.%s.pairs has %s, which match no pair of this run (pairs: %s)",
+                stage,
+                unmatched,
+                names,
+            )

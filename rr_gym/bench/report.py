@@ -305,7 +305,12 @@ def write_report(run: BenchRun) -> Path:
         f"{list(run.methods)}; agent `{run.agent.get('name')}`. Raw numbers: "
         "`results.csv`; resolved config: `config.json`.\n",
     ]
-    found = claims(df, {p.name: p.kind for p in run.pairs})
+    bars = {
+        p.name: float(p.sizes["retrain"]["learning_bar"])
+        for p in run.pairs
+        if (p.sizes.get("retrain") or {}).get("learning_bar") is not None
+    }
+    found = claims(df, {p.name: p.kind for p in run.pairs}, bars=bars or None)
     if found:
         sections.append(
             "## Claims\n\nComputed from `results.csv` (`rr_gym.bench.claims`): each effect "

@@ -1,8 +1,9 @@
 """Retraining: fresh SB3 agents trained only on a learned reward, scored on the true return.
 
-The agent's env is the pair's task env with its reward replaced by the reward model
-(:class:`rr_gym.wrappers.RelativeReward`, ``mode="replace"``, running normalisation on);
-dict observations (PointMaze) are flattened to their ``observation`` entry for the agent.
+The agent's env is an SB3 ``VecEnv`` of the pair's task env with its reward replaced by the
+reward model (:class:`rr_gym.wrappers.VecRelativeReward`, ``mode="replace"``, running
+normalisation on, every sub-environment scored in one call); dict observations (PointMaze)
+are reduced to their ``observation`` entry for the agent.
 Evaluation runs the trained policy (deterministic) in the untouched task env and records
 the env's own return, normalised ``100 * (R - R_random) / (R_expert - R_random)`` with the
 task's reference scores.
@@ -29,7 +30,7 @@ __all__ = [
     "flat_env",
     "normalized",
     "retrain_unit",
-    "reward_env",
+    "reward_venv",
     "train_agent",
 ]
 
@@ -49,24 +50,39 @@ def flat_env(pair: PairSpec, env: gym.Env[Any, Any] | None = None) -> gym.Env[An
     return gym.wrappers.TransformObservation(env, lambda obs: obs[key], space)
 
 
-def reward_env(
-    pair: PairSpec, reward: Any, wrapper_options: dict[str, Any] | None = None
-) -> gym.Env[Any, Any]:
-    """The agent's env: flat observations, the env's reward replaced by ``reward``.
+def reward_venv(
+    pair: PairSpec,
+    reward: Any,
+    wrapper_options: dict[str, Any] | None = None,
+    *,
+    n_envs: int = 1,
+    seed: int = 0,
+) -> Any:
+    """The agent's SB3 ``VecEnv``: ``n_envs`` task envs, the reward replaced by ``reward``
+    (scored for every sub-environment in one call), flat observations.
 
-    A reward that reads dict observations (``layout.observation_key``) wraps the env before
-    the observation is flattened; a flat-layout reward (GAIL, AIRL) after. ``reward=None``
-    keeps the env's own reward.
+    A reward that reads dict observations (``layout.observation_key``) wraps the vec env
+    before the observation is reduced; a flat-layout reward (GAIL, AIRL) after. One running
+    normalisation covers all sub-environments (as ``VecNormalize``). ``reward=None`` keeps
+    the env's own reward.
     """
-    from rr_gym.wrappers import RelativeReward
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecExtractDictObs
 
-    env = pair.kind_impl.make_env(pair)
+    from rr_gym.wrappers import VecRelativeReward
+
+    venv = make_vec_env(lambda: pair.kind_impl.make_env(pair), n_envs=n_envs, seed=seed)
+    key = pair.kind_impl.observation_key
+
+    def flat(v: Any) -> Any:
+        return VecExtractDictObs(v, key) if key is not None else v
+
     if reward is None:
-        return flat_env(pair, env)
+        return flat(venv)
     options = {"mode": "replace", "normalize": True, **(wrapper_options or {})}
     if getattr(reward.layout, "observation_key", None) is not None:
-        return flat_env(pair, RelativeReward(env, reward, **options))
-    return RelativeReward(flat_env(pair, env), reward, **options)
+        return flat(VecRelativeReward(venv, reward, **options))
+    return VecRelativeReward(flat(venv), reward, **options)
 
 
 def _progress_callback(total: int, desc: str, disable: bool) -> Any:
@@ -88,25 +104,23 @@ def _progress_callback(total: int, desc: str, disable: bool) -> Any:
 
 
 def train_agent(
-    make_env: Callable[[], gym.Env[Any, Any]],
+    venv: Any,
     *,
     algo: str,
     timesteps: int,
     seed: int,
-    n_envs: int = 1,
     kwargs: dict[str, Any] | None = None,
     device: str = "cpu",
     progress: bool = True,
     desc: str = "retrain",
 ) -> Any:
-    """Train an SB3 agent (``"ppo"`` or ``"sac"``, ``MlpPolicy``) on ``make_env``'s reward.
+    """Train an SB3 agent (``"ppo"`` or ``"sac"``, ``MlpPolicy``) on ``venv``'s reward.
 
     Args:
-        make_env: builds one env (its reward is what the agent maximises).
+        venv: an SB3 ``VecEnv`` (its reward is what the agent maximises; closed after).
         algo: ``"ppo"`` or ``"sac"``.
-        timesteps: env steps.
-        seed: seeds the agent and the envs.
-        n_envs: parallel envs (``DummyVecEnv``).
+        timesteps: env steps (over all sub-environments).
+        seed: seeds the agent.
         kwargs: more keyword arguments of the SB3 class.
         device: torch device.
         progress: show a bar over env steps.
@@ -119,12 +133,11 @@ def train_agent(
         ConfigError: an unknown ``algo``.
     """
     from stable_baselines3 import PPO, SAC
-    from stable_baselines3.common.env_util import make_vec_env
 
     classes = {"ppo": PPO, "sac": SAC}
     if algo not in classes:
+        venv.close()
         raise ConfigError(f"agent algo={algo!r}; expected one of {list(ALGORITHMS)}")
-    venv = make_vec_env(make_env, n_envs=n_envs, seed=seed)
     model = classes[algo]("MlpPolicy", venv, seed=seed, device=device, verbose=0, **(kwargs or {}))
     model.learn(
         total_timesteps=int(timesteps), callback=_progress_callback(timesteps, desc, not progress)
@@ -194,6 +207,9 @@ def retrain_unit(
 ) -> list[dict[str, Any]]:
     """Train an agent on ``model`` (or evaluate a policy) and return the result rows.
 
+    The agent's keyword arguments are ``agent.kwargs`` updated with the pair's
+    ``sizes.retrain.agent_kwargs`` (a task may need its own PPO settings).
+
     Rows (metric prefix ``retrain/<agent>/``): ``return`` (mean true return),
     ``normalized_return`` (reference scores), ``success_rate`` (when the env reports it),
     and ``return_vs_data`` (``100 * (R - R_base) / (R_expert - R_base)`` with the mean
@@ -210,13 +226,15 @@ def retrain_unit(
     if produces == "policy":
         policy = ArrayPolicy(lambda obs: model.predict(obs), key)
     else:
+        venv = reward_venv(
+            pair, model, agent.get("wrapper"), n_envs=int(sizes.get("n_envs", 1)), seed=seed
+        )
         trained = train_agent(
-            lambda: reward_env(pair, model, agent.get("wrapper")),
+            venv,
             algo=str(agent.get("algo", "ppo")),
             timesteps=int(sizes.get("timesteps", 10_000)),
             seed=seed,
-            n_envs=int(sizes.get("n_envs", 1)),
-            kwargs=agent.get("kwargs"),
+            kwargs={**(agent.get("kwargs") or {}), **(sizes.get("agent_kwargs") or {})},
             device=device,
             progress=progress,
             desc=f"{name} on {method}",

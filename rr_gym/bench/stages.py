@@ -401,11 +401,15 @@ def _retrain(
 
 
 def stage_retrain(run: BenchRun, state: State) -> dict[tuple[str, str, int], Path]:
-    """Fresh agents on every learned reward (and BC's own policy), scored on true returns."""
+    """Fresh agents on every learned reward (and BC's own policy), scored on true returns,
+    on the pairs ``sizes.retrain.pairs`` selects."""
+    items = [(pair, seed) for pair, seed in seeds_and_pairs(run) if pair.runs("retrain")]
+    if not items:
+        return {}
     datasets = needs(run, state, "datasets")
     rewards = needs(run, state, "rewards")
     specs, slots = [], []
-    for pair, seed in seeds_and_pairs(run):
+    for pair, seed in items:
         refs: DataRefs = datasets[pair.name]
         for name in run.methods:
             reward: ModelRef = rewards[(pair.name, name, seed)]
@@ -445,12 +449,13 @@ def _steer(
 
 
 def stage_steering(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
-    """Base vs reward-guided base vs expert planners, per (pair, seed) of the steered kinds."""
-    items = []
-    for pair, seed in seeds_and_pairs(run):
-        sizes = pair.sizes.get("steering") or {}
-        if pair.kind in sizes.get("kinds", ["maze"]) and sizes.get("episodes", 0) > 0:
-            items.append((pair, seed))
+    """Base vs reward-guided base vs expert planners, per (pair, seed) of the pairs
+    ``sizes.steering.pairs`` selects."""
+    items = [
+        (pair, seed)
+        for pair, seed in seeds_and_pairs(run)
+        if pair.runs("steering") and (pair.sizes.get("steering") or {}).get("episodes", 0) > 0
+    ]
     if not items:
         return {}
     diffusion = needs(run, state, "diffusion")

@@ -132,6 +132,10 @@ def test_retraining_uses_the_probability_of_improvement_and_flags_a_ceiling_that
     worse = _retrain([10, 12, 8, 11, 9], [80, 85, 90, 95, 88], ceiling=120.0)
     assert _one(claims(worse, KINDS, reps=200), "(c)")[0].verdict == "fails"
 
+    # a suite's own bar (sizes.retrain.learning_bar) replaces the kind's default
+    (claim,) = _one(claims(better, KINDS, bars={"umaze-goal6": 150.0}, reps=200), "(c)")
+    assert "umaze-goal6 120.0 < 150" in claim.note
+
 
 def test_claims_table_shows_every_claim_with_its_interval() -> None:
     df = pd.concat(

@@ -43,7 +43,7 @@ def test_default_suite(make_config) -> None:
     assert maze.sizes["steering"]["t_stopgrad"] == 0
     assert maze.sizes["steering"].get("scale_by_variance", True) is True
     assert hopper.sizes["steering"]["clip_denoised"] is None  # Diffuser does not clip
-    assert cfg["sizes"]["steering"]["kinds"] == ["maze", "locomotion"]
+    assert cfg["sizes"]["steering"]["pairs"] == "all"
 
 
 def test_smoke_suite_and_overrides(make_config) -> None:
@@ -86,3 +86,21 @@ def test_bad_pair_kind_is_refused() -> None:
         expand_pairs({"x": {"kind": "nope"}}, {})
     with pytest.raises(ConfigError, match="does not exist"):
         expand_pairs({"umaze": {"kind": "maze", "goals": [9]}}, {})
+
+
+def test_stage_pair_filters(make_config, caplog) -> None:
+    cfg = make_config(
+        "sizes.retrain.pairs=[umaze-goal6,hopper-*]",
+        "+sizes.maze.overrides.steering.pairs=[umaze-goal0,umaze-goal9]",
+    )
+    pairs = {p.name: p for p in expand_pairs(cfg["pair"], cfg["sizes"])}
+    assert [n for n, p in pairs.items() if p.runs("retrain")] == [
+        "umaze-goal6",
+        "hopper-medium-replay-expert",
+    ]
+    # the maze override restricts maze pairs only; the Hopper pair keeps `all`
+    assert [n for n, p in pairs.items() if p.runs("steering")] == [
+        "umaze-goal0",
+        "hopper-medium-replay-expert",
+    ]
+    assert "umaze-goal9" in caplog.text and "match no pair" in caplog.text

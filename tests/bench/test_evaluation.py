@@ -10,7 +10,7 @@ import pytest
 from rr_gym.bench.data import PairData, build_dataset_unit, dataset_source
 from rr_gym.bench.evaluation import evaluate_reward, maze_grid, transition_reward_fn
 from rr_gym.bench.pairs import PairSpec, expand_pairs
-from rr_gym.bench.retrain import flat_env, reward_env
+from rr_gym.bench.retrain import flat_env, reward_venv
 from rr_gym.rewards.true_reward import PointMazeTrueReward
 
 SIZES = {
@@ -87,11 +87,27 @@ def test_reward_fn_builds_the_models_layout(maze_pair) -> None:
     assert fn(at_goal, np.zeros((1, 2)), at_goal, 0)[0] == 1.0
 
 
-def test_reward_env_replaces_the_reward_and_flattens_observations(maze_pair) -> None:
+def test_reward_venv_replaces_the_reward_and_flattens_observations(maze_pair) -> None:
     pair, _ = maze_pair
-    env = reward_env(pair, PointMazeTrueReward(), {"normalize": False})
-    obs, _ = env.reset(seed=0)
-    assert obs.shape == (4,)
-    _, reward, _, _, info = env.step(env.action_space.sample())
-    assert reward == info["model_reward"] and "env_reward" in info
+    venv = reward_venv(pair, PointMazeTrueReward(), {"normalize": False}, n_envs=3, seed=0)
+    obs = venv.reset()
+    assert obs.shape == (3, 4)
+    _, reward, _, infos = venv.step(np.stack([venv.action_space.sample()] * 3))
+    assert reward.shape == (3,) and all("env_reward" in info for info in infos)
+    np.testing.assert_array_equal(reward, [info["model_reward"] for info in infos])
     assert flat_env(pair).observation_space.shape == (4,)
+    venv.close()
+
+
+def test_reward_venv_flattens_terminal_observations_for_the_agent(maze_pair) -> None:
+    """SB3 bootstraps truncated episodes from ``terminal_observation``: it must be flat."""
+    pair, _ = maze_pair
+    venv = reward_venv(pair, PointMazeTrueReward(), n_envs=2, seed=0)
+    venv.reset()
+    for _ in range(pair.kind_impl.make_env(pair).spec.max_episode_steps):
+        _, _, dones, infos = venv.step(np.zeros((2, 2), np.float32))
+        if dones.any():
+            break
+    assert dones.any()
+    assert all(infos[i]["terminal_observation"].shape == (4,) for i in np.flatnonzero(dones))
+    venv.close()

@@ -79,6 +79,8 @@ BAD_OPTIONS = [
     ("device=gpu", "device=gpu", "auto, cpu, cuda, cuda:N, mps"),
     ("progress=maybe", "progress=maybe", "true or false"),
     ("+method.bc.steps=0", "method.bc.steps=0", "positive integer"),  # overrides sizes.bc
+    ("sizes.retrain.pairs=[]", "sizes.retrain.pairs=[]", "pair-name patterns"),
+    ("sizes.steering.pairs=some", "sizes.steering.pairs=some", "pair-name patterns"),
 ]
 
 
