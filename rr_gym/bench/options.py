@@ -256,6 +256,15 @@ def _check_sections(tree: Any, prefix: str, problems: list[str]) -> None:
                 problems.append(f"{prefix}.{section}.{key}={_show(values[key])}; {problem}")
         if section in _KIND_SECTIONS:
             _check_sections(values.get("overrides"), f"{prefix}.{section}.overrides", problems)
+    by_name = tree.get("pair_overrides")
+    if by_name is not None and not isinstance(by_name, Mapping):
+        problems.append(
+            f"{prefix}.pair_overrides={_show(by_name)}; expected a mapping of pair-name "
+            "patterns to size sections, e.g. {'medium-*': {diffusion: {steps: 500}}}"
+        )
+    elif by_name:
+        for pattern, sections in by_name.items():
+            _check_sections(sections, f"{prefix}.pair_overrides.{pattern}", problems)
 
 
 def _check_pairs(pairs: Any, problems: list[str]) -> None:

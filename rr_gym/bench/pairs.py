@@ -13,6 +13,7 @@ Kinds shipped: ``maze`` (PointMaze, random-goal base data vs data of one goal ce
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import logging
 from collections.abc import Callable, Mapping
@@ -163,7 +164,7 @@ def register_pair_kind(name: str) -> Callable[[type[PairKind]], type[PairKind]]:
 
 def _kind_sizes(sizes: Mapping[str, Any], kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     section = sizes.get(kind) or {}
-    generic = {k: v for k, v in sizes.items() if k not in PAIR_KINDS}
+    generic = {k: v for k, v in sizes.items() if k not in PAIR_KINDS and k != "pair_overrides"}
     return deep_merge(generic, section.get("overrides") or {}, config.get("sizes") or {})
 
 
@@ -360,31 +361,43 @@ def expand_pairs(
                 f"pair {name!r} has kind={kind!r}; expected one of {sorted(PAIR_KINDS)}"
             )
         out.extend(PAIR_KINDS[kind].expand(name, config, sizes))
+    by_name = dict(sizes.get("pair_overrides") or {})
+    if by_name:
+        out = [_override_by_name(pair, by_name) for pair in out]
     names = [p.name for p in out]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"pairs {duplicates} are defined twice; give each pair config one name")
-    _check_stage_filters(out)
+    _warn_unmatched(out, sizes)
     return out
 
 
-def _check_stage_filters(pairs: list[PairSpec]) -> None:
-    """Warn about each pattern of a ``sizes.<stage>.pairs`` list that matches no pair of the
-    suite (a typo would silently skip the stage there; a suite run on fewer pairs than it
-    names is fine)."""
+def _override_by_name(pair: PairSpec, by_name: Mapping[str, Mapping[str, Any]]) -> PairSpec:
+    """``pair`` with the ``sizes.pair_overrides`` whose shell pattern matches its name merged
+    on top of its sizes (in the order given; the most specific level, after the kind's and
+    the pair config's own)."""
+    matching = [o for pattern, o in by_name.items() if fnmatch.fnmatchcase(pair.name, pattern)]
+    if not matching:
+        return pair
+    return dataclasses.replace(pair, sizes=deep_merge(pair.sizes, *matching))
+
+
+def _warn_unmatched(pairs: list[PairSpec], sizes: Mapping[str, Any]) -> None:
+    """Warn about each pattern of a ``sizes.<stage>.pairs`` list or of ``sizes.pair_overrides``
+    that matches no pair of the suite (a typo would silently skip a stage or an override; a
+    suite run on fewer pairs than it names is fine)."""
     names = [p.name for p in pairs]
+    options = {"sizes.pair_overrides": set(sizes.get("pair_overrides") or {})}
     for stage in STAGE_FILTERS:
-        patterns = {
+        options[f"sizes.{stage}.pairs"] = {
             pattern
             for pair in pairs
             if (given := (pair.sizes.get(stage) or {}).get("pairs", "all")) != "all"
             for pattern in given
         }
+    for option, patterns in options.items():
         unmatched = sorted(p for p in patterns if not fnmatch.filter(names, p))
         if unmatched:
             logger.warning(
-                "sizes.%s.pairs has %s, which match no pair of this run (pairs: %s)",
-                stage,
-                unmatched,
-                names,
+                "%s has %s, which match no pair of this run (pairs: %s)", option, unmatched, names
             )

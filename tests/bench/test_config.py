@@ -104,3 +104,14 @@ def test_stage_pair_filters(make_config, caplog) -> None:
         "hopper-medium-replay-expert",
     ]
     assert "umaze-goal9" in caplog.text and "match no pair" in caplog.text
+
+
+def test_pair_overrides_by_name_pattern(make_config, caplog) -> None:
+    cfg = make_config("+pair.hopper.sizes.diffusion.steps=5")
+    cfg["sizes"]["pair_overrides"] = {"umaze-goal6": {"diffusion": {"steps": 7}}, "nomaze-*": {}}
+    pairs = {p.name: p for p in expand_pairs(cfg["pair"], cfg["sizes"])}
+    assert pairs["umaze-goal6"].sizes["diffusion"]["steps"] == 7
+    assert pairs["umaze-goal0"].sizes["diffusion"]["steps"] == cfg["sizes"]["diffusion"]["steps"]
+    assert pairs["hopper-medium-replay-expert"].sizes["diffusion"]["steps"] == 5
+    assert "pair_overrides" not in pairs["umaze-goal0"].sizes
+    assert "nomaze-*" in caplog.text

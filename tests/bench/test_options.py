@@ -80,6 +80,11 @@ BAD_OPTIONS = [
     ("progress=maybe", "progress=maybe", "true or false"),
     ("+method.bc.steps=0", "method.bc.steps=0", "positive integer"),  # overrides sizes.bc
     ("sizes.retrain.pairs=[]", "sizes.retrain.pairs=[]", "pair-name patterns"),
+    (
+        "+sizes.pair_overrides={umaze-goal6: {diffusion: {steps: 0}}}",
+        "sizes.pair_overrides.umaze-goal6.diffusion.steps=0",
+        "positive integer",
+    ),
     ("sizes.steering.pairs=some", "sizes.steering.pairs=some", "pair-name patterns"),
 ]
 
