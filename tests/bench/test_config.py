@@ -115,3 +115,28 @@ def test_pair_overrides_by_name_pattern(make_config, caplog) -> None:
     assert pairs["hopper-medium-replay-expert"].sizes["diffusion"]["steps"] == 5
     assert "pair_overrides" not in pairs["umaze-goal0"].sizes
     assert "nomaze-*" in caplog.text
+
+
+def test_claims_suite_runs_each_stage_on_the_pairs_its_claim_needs(make_config) -> None:
+    cfg = make_config("suite=claims")
+    assert cfg["seeds"] == [0, 1, 2, 3, 4] and len(cfg["method"]) == 7
+    pairs = {p.name: p for p in expand_pairs(cfg["pair"], cfg["sizes"])}
+    mazes = [n for n in pairs if "-goal" in n]
+    assert len(mazes) == 7 + 8  # every open goal cell of UMaze (7) and Medium (8)
+    steered = sorted(n for n, p in pairs.items() if p.runs("steering"))
+    assert steered == [
+        "halfcheetah-medium-replay-expert",
+        "hopper-medium-replay-expert",
+        "umaze-goal0",
+        "umaze-goal6",
+        "walker2d-medium-replay-expert",
+    ]
+    retrained = sorted(n for n, p in pairs.items() if p.runs("retrain"))
+    assert retrained == ["hopper-medium-replay-expert", "umaze-goal0", "umaze-goal6"]
+    assert pairs["umaze-goal0"].sizes["retrain"]["learning_bar"] == 80
+    assert pairs["hopper-medium-replay-expert"].sizes["retrain"]["learning_bar"] == 50
+    # goals that only draw heatmaps train smaller models
+    assert pairs["medium-goal3"].sizes["diffusion"]["steps"] < pairs["umaze-goal6"].sizes[
+        "diffusion"
+    ]["steps"]
+    assert pairs["umaze-goal1"].sizes["diffusion"] == pairs["medium-goal3"].sizes["diffusion"]

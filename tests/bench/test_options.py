@@ -117,7 +117,7 @@ def test_every_problem_is_reported_at_once(make_config: Any) -> None:
         assert option in str(info.value)
 
 
-@pytest.mark.parametrize("suite", ["smoke", "default", "paper"])
+@pytest.mark.parametrize("suite", ["smoke", "default", "claims", "paper"])
 def test_shipped_suites_pass(make_config: Any, suite: str) -> None:
     options = validate_config(make_config(f"suite={suite}"))
     assert options.seeds and options.jobs >= 1 and options.device == "cpu"
