@@ -2,59 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from rr_gym.checkpoint import Checkpointable
-from rr_gym.diffusion.conditioning import Inpainting
 from rr_gym.diffusion.denoiser import Denoiser, build_denoiser
-from rr_gym.diffusion.guidance import Guidance
-from rr_gym.diffusion.schedule import NoiseSchedule, Posterior
+from rr_gym.diffusion.process import (
+    DiffusionProcess,
+    Prediction,
+    Sampler,
+    SampleResult,
+    _randn,
+)
+from rr_gym.diffusion.schedule import NoiseSchedule
 from rr_gym.errors import CheckpointError, ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.utils.validation import check_number
 
+# Prediction, SampleResult and Sampler live in rr_gym.diffusion.process; re-exported here.
 __all__ = ["GaussianDiffusion", "Prediction", "SampleResult", "Sampler", "check_compatible"]
 
-Sampler = Literal["ddpm", "ddim"]
 
-
-class Prediction(NamedTuple):
-    """A denoiser's output at ``(x_t, t)`` in both parameterisations, each ``(B, H, D)``."""
-
-    x0: torch.Tensor
-    eps: torch.Tensor
-
-
-class SampleResult(NamedTuple):
-    """Output of :meth:`GaussianDiffusion.sample`.
-
-    Attributes:
-        x: final samples ``(B, H, D)`` in normalised space.
-        chain: ``(S + 1, B, H, D)``: ``chain[i]`` is the input of the denoising step at
-            ``timesteps[i]``; ``chain[-1]`` equals ``x``. None unless requested.
-        timesteps: the ``S`` diffusion steps visited, in order (descending).
-    """
-
-    x: torch.Tensor
-    chain: torch.Tensor | None
-    timesteps: torch.Tensor
-
-
-def _randn(
-    shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Standard normal noise on ``like``'s device; ``generator`` may live on another device."""
-    gen_device = generator.device if generator is not None else like.device
-    noise = torch.randn(shape, generator=generator, device=gen_device, dtype=like.dtype)
-    return noise.to(like.device)
-
-
-class GaussianDiffusion(nn.Module, Checkpointable):
+class GaussianDiffusion(DiffusionProcess, Checkpointable):
     """A DDPM over trajectories ``(B, horizon, transition_dim)`` in normalised space.
 
     The defaults follow Diffuser (Janner et al. 2022) for trajectories (horizon > 1): the
@@ -103,10 +75,14 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         action_weight: float | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__()
+        trajectories = model.horizon > 1
+        super().__init__(
+            schedule,
+            predict_epsilon=not trajectories if predict_epsilon is None else predict_epsilon,
+            clip_denoised=clip_denoised,
+        )
         self.model = model
-        self.schedule = schedule
-        dim, trajectories = model.transition_dim, model.horizon > 1
+        dim = model.transition_dim
         self.normalizer = normalizer if normalizer is not None else Normalizer.identity(dim)
         self.layout = layout if layout is not None else TransitionLayout.flat(dim)
         if self.normalizer.dim != dim or self.layout.dim != dim:
@@ -114,8 +90,6 @@ class GaussianDiffusion(nn.Module, Checkpointable):
                 f"denoiser transition_dim={dim} but normalizer dim={self.normalizer.dim} and "
                 f"layout dim={self.layout.dim} ({self.layout}); they must agree"
             )
-        self.predict_epsilon = not trajectories if predict_epsilon is None else predict_epsilon
-        self.clip_denoised = clip_denoised
         if condition_field == "auto":
             has_state = trajectories and "observation" in self.layout
             condition_field = "observation" if has_state else None
@@ -164,14 +138,15 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         return self.model.transition_dim
 
     @property
-    def n_steps(self) -> int:
-        """Number of diffusion steps T."""
-        return self.schedule.n_steps
+    def sample_shape(self) -> tuple[int, int]:
+        """``(horizon, transition_dim)``."""
+        return (self.horizon, self.transition_dim)
 
-    @property
-    def device(self) -> torch.device:
-        """Device of the parameters."""
-        return next(self.parameters()).device
+    def network_output(
+        self, xt: torch.Tensor, t: torch.Tensor, **model_kwargs: Any
+    ) -> torch.Tensor:
+        """The denoiser's output at trajectories ``x_t`` ``(B, H, D)``."""
+        return self.model(xt, t, **model_kwargs)
 
     # ------------------------------------------------------------------ model outputs
     def _check_input(self, x: torch.Tensor) -> None:
@@ -181,45 +156,7 @@ class GaussianDiffusion(nn.Module, Checkpointable):
                 f"got {tuple(x.shape)}"
             )
 
-    def predict(self, xt: torch.Tensor, t: torch.Tensor) -> Prediction:
-        """Estimates of ``x0`` and of the noise at ``x_t`` ``(B, H, D)``, ``t`` ``(B,)``."""
-        out = self.model(xt, t)
-        if self.predict_epsilon:
-            return Prediction(self.schedule.predict_x0(xt, t, out), out)
-        return Prediction(out, self.schedule.predict_eps(xt, t, out))
-
-    def p_mean_variance(
-        self,
-        xt: torch.Tensor,
-        t: torch.Tensor,
-        prediction: Prediction | None = None,
-        *,
-        clip: float | None = None,
-    ) -> Posterior:
-        """``p(x_{t-1} | x_t)``: the posterior ``q(x_{t-1} | x_t, x0)`` at the predicted ``x0``
-        (``prediction``, when given, is this model's :meth:`predict` at ``(xt, t)``, reused),
-        with ``x0`` clipped to ``[-c, c]``, ``c`` = ``clip`` or else ``clip_denoised``."""
-        x0 = self._clip_x0((prediction or self.predict(xt, t)).x0, clip)
-        return self.schedule.posterior(x0, xt, t)
-
-    def _clip_x0(self, x0: torch.Tensor, clip: float | None) -> torch.Tensor:
-        """``x0`` clipped to ``[-c, c]``, ``c`` = ``clip`` or else ``clip_denoised`` (no
-        clip when both are None: then ``x0`` itself is returned)."""
-        c = self.clip_denoised if clip is None else clip
-        return x0 if c is None else x0.clamp(-c, c)
-
-    def posterior_mean(self, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Mean of ``p(x_{t-1} | x_t)``, ``(B, H, D)``: what the relative reward's gradient
-        bridges between a base and an expert model."""
-        return self.p_mean_variance(xt, t).mean
-
     # ------------------------------------------------------------------ training
-    def condition(self, xt: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        """``xt`` ``(B, H, D)`` with the imposed entries (:meth:`condition_mask`) taken from
-        the clean ``x0`` ``(B, H, D)``: what this model sees in training and in planning."""
-        mask = self.condition_mask(xt.device)
-        return xt if mask is None else torch.where(mask, x0, xt)
-
     def loss(
         self,
         x0: torch.Tensor,
@@ -241,125 +178,6 @@ class GaussianDiffusion(nn.Module, Checkpointable):
         out = self.model(xt, t)
         error = out - noise if self.predict_epsilon else self.condition(out, x0) - x0
         return torch.mean(error**2 * self.loss_weights(x0.device))
-
-    # ------------------------------------------------------------------ sampling
-    def timesteps(self, sampler: Sampler = "ddpm", n_steps: int | None = None) -> torch.Tensor:
-        """Descending diffusion steps visited by ``sampler`` (all T for DDPM)."""
-        if sampler == "ddpm":
-            if n_steps not in (None, self.n_steps):
-                raise ConfigError(
-                    f"DDPM visits all {self.n_steps} steps, got n_steps={n_steps}; "
-                    "use sampler='ddim' for fewer steps"
-                )
-            return torch.arange(self.n_steps - 1, -1, -1)
-        if sampler != "ddim":
-            raise ConfigError(f"sampler={sampler!r}; expected 'ddpm' or 'ddim'")
-        n = self.n_steps if n_steps is None else int(n_steps)
-        if not 1 <= n <= self.n_steps:
-            raise ConfigError(f"DDIM n_steps={n_steps} must be in 1..{self.n_steps}")
-        # From T - 1 (pure noise) down: linspace(0, T - 1, 1) would be [0] alone.
-        steps = np.unique(np.linspace(self.n_steps - 1, 0, n).round().astype(np.int64))
-        return torch.as_tensor(steps[::-1].copy())
-
-    def _ddpm_step(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        generator: torch.Generator | None,
-        clip: float | None,
-    ) -> torch.Tensor:
-        post = self.p_mean_variance(x, t, clip=clip)
-        if int(t[0]) == 0:
-            return post.mean
-        return post.mean + (0.5 * post.log_variance).exp() * _randn(tuple(x.shape), x, generator)
-
-    def _ddim_step(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        t_prev: int,
-        eta: float,
-        generator: torch.Generator | None,
-        clip: float | None,
-    ) -> torch.Tensor:
-        x0, eps = self.predict(x, t)
-        clipped = self._clip_x0(x0, clip)
-        if clipped is not x0:
-            x0, eps = clipped, self.schedule.predict_eps(x, t, clipped)
-        ac = self.schedule.coef("alphas_cumprod", t, x)
-        if t_prev < 0:
-            return x0
-        ac_prev = self.schedule.coef("alphas_cumprod", torch.full_like(t, t_prev), x)
-        sigma = eta * ((1 - ac_prev) / (1 - ac) * (1 - ac / ac_prev)).sqrt()
-        x_prev = ac_prev.sqrt() * x0 + (1 - ac_prev - sigma**2).clamp(min=0).sqrt() * eps
-        if eta > 0:
-            x_prev = x_prev + sigma * _randn(tuple(x.shape), x, generator)
-        return x_prev
-
-    @torch.no_grad()
-    def sample(
-        self,
-        batch_size: int,
-        *,
-        inpainting: Inpainting | None = None,
-        guidance: Guidance | None = None,
-        sampler: Sampler = "ddpm",
-        n_steps: int | None = None,
-        eta: float = 0.0,
-        generator: torch.Generator | None = None,
-        return_chain: bool = False,
-        clip_denoised: float | None = None,
-    ) -> SampleResult:
-        """Draw ``batch_size`` trajectories ``(B, H, D)`` in normalised space.
-
-        Args:
-            batch_size: number of trajectories B.
-            inpainting: known entries (e.g. the current state) re-imposed after each step.
-            guidance: a guide and its scale; see :class:`~rr_gym.diffusion.Guidance`.
-            sampler: ``"ddpm"`` (all T steps, ancestral) or ``"ddim"`` (``n_steps`` steps).
-            n_steps: DDIM steps (default T).
-            eta: DDIM stochasticity (0 = deterministic).
-            generator: source of randomness (any device).
-            return_chain: also return every intermediate sample.
-            clip_denoised: clip the predicted ``x0`` to ``[-c, c]`` in this call (``None``:
-                the model's own ``clip_denoised``). With a Gaussian normaliser and few
-                steps, an unclipped chain can run far outside the data (tens of standard
-                deviations); Diffuser's planner clips at every step.
-        """
-        device = self.device
-        ref = torch.empty(0, device=device, dtype=next(self.parameters()).dtype)
-        x = _randn((batch_size, self.horizon, self.transition_dim), ref, generator)
-        if inpainting is not None:
-            x = inpainting.apply(x)
-        steps = self.timesteps(sampler, n_steps)
-        chain = [] if return_chain else None
-        for i, step in enumerate(steps.tolist()):
-            t = torch.full((batch_size,), step, device=device, dtype=torch.long)
-            if guidance is not None and step >= guidance.t_stopgrad:
-                step_size: torch.Tensor | float = guidance.scale
-                if guidance.scale_by_variance:
-                    # clipped as in Diffuser, so that t = 0 is guided too
-                    log_var = self.schedule.coef("posterior_log_variance_clipped", t, x)
-                    step_size = guidance.scale * log_var.exp()
-                for _ in range(guidance.n_guide_steps):
-                    with torch.enable_grad():
-                        grad = guidance.guide(x, t)
-                    x = x + step_size * grad.detach()
-                    if inpainting is not None:
-                        x = inpainting.apply(x)
-            if chain is not None:
-                chain.append(x)
-            if sampler == "ddpm":
-                x = self._ddpm_step(x, t, generator, clip_denoised)
-            else:
-                t_prev = int(steps[i + 1]) if i + 1 < len(steps) else -1
-                x = self._ddim_step(x, t, t_prev, eta, generator, clip_denoised)
-            if inpainting is not None:
-                x = inpainting.apply(x)
-        if chain is not None:
-            chain.append(x)
-        stacked = torch.stack(chain) if chain is not None else None
-        return SampleResult(x=x, chain=stacked, timesteps=steps)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -18,7 +18,7 @@ from rr_gym.errors import ConfigError
 
 __all__ = ["NoiseSchedule", "Posterior", "ScheduleKind"]
 
-ScheduleKind = Literal["cosine", "linear"]
+ScheduleKind = Literal["cosine", "linear", "scaled_linear"]
 
 
 class Posterior(NamedTuple):
@@ -44,9 +44,10 @@ class NoiseSchedule:
 
     Args:
         n_steps: number of diffusion steps T.
-        kind: ``"cosine"`` (Diffuser's default) or ``"linear"``.
-        beta_start: first beta of the linear schedule.
-        beta_end: last beta of the linear schedule.
+        kind: ``"cosine"`` (Diffuser's default), ``"linear"`` (DDPM's) or
+            ``"scaled_linear"`` (Stable Diffusion's: linear in ``sqrt(beta)``).
+        beta_start: first beta of the (scaled) linear schedule.
+        beta_end: last beta of the (scaled) linear schedule.
 
     Example:
         >>> schedule = NoiseSchedule(n_steps=20)
@@ -68,15 +69,20 @@ class NoiseSchedule:
             raise ConfigError(f"n_steps={n_steps!r}; expected a positive int")
         if kind == "cosine":
             betas = _cosine_betas(n_steps)
-        elif kind == "linear":
+        elif kind in ("linear", "scaled_linear"):
             if not 0 < beta_start <= beta_end < 1:
                 raise ConfigError(
-                    f"linear schedule needs 0 < beta_start <= beta_end < 1, "
+                    f"{kind} schedule needs 0 < beta_start <= beta_end < 1, "
                     f"got beta_start={beta_start}, beta_end={beta_end}"
                 )
-            betas = np.linspace(beta_start, beta_end, n_steps, dtype=np.float64)
+            if kind == "linear":
+                betas = np.linspace(beta_start, beta_end, n_steps, dtype=np.float64)
+            else:
+                betas = np.linspace(beta_start**0.5, beta_end**0.5, n_steps, dtype=np.float64) ** 2
         else:
-            raise ConfigError(f"schedule kind={kind!r}; expected 'cosine' or 'linear'")
+            raise ConfigError(
+                f"schedule kind={kind!r}; expected 'cosine', 'linear' or 'scaled_linear'"
+            )
         self.n_steps = n_steps
         self.kind: ScheduleKind = kind
         self.beta_start = float(beta_start)
@@ -170,6 +176,41 @@ class NoiseSchedule:
         }
 
     @classmethod
+    def from_diffusers(cls, scheduler: Any) -> NoiseSchedule:
+        """The schedule of a diffusers scheduler (``DDPMScheduler``, ``DDIMScheduler``...) or
+        of its ``config``: ``num_train_timesteps`` steps of its ``beta_schedule``.
+
+        Raises:
+            ConfigError: a ``beta_schedule`` other than ``linear``, ``scaled_linear`` or
+                ``squaredcos_cap_v2`` (cosine), or explicit ``trained_betas``.
+
+        Example:
+            >>> sd = {"num_train_timesteps": 1000, "beta_schedule": "scaled_linear",
+            ...       "beta_start": 0.00085, "beta_end": 0.012}  # Stable Diffusion's
+            >>> NoiseSchedule.from_diffusers(sd)
+            NoiseSchedule(n_steps=1000, kind='scaled_linear', beta_start=0.00085, beta_end=0.012)
+        """
+        config = getattr(scheduler, "config", scheduler)
+        kinds = {
+            "linear": "linear",
+            "scaled_linear": "scaled_linear",
+            "squaredcos_cap_v2": "cosine",
+        }
+        name = config.get("beta_schedule", "linear")
+        if config.get("trained_betas") is not None or name not in kinds:
+            raise ConfigError(
+                f"scheduler beta_schedule={name!r} (trained_betas given: "
+                f"{config.get('trained_betas') is not None}); expected one of {sorted(kinds)} "
+                "without trained_betas"
+            )
+        return cls(
+            int(config.get("num_train_timesteps", 1000)),
+            kinds[name],  # type: ignore[arg-type]
+            beta_start=float(config.get("beta_start", 1e-4)),
+            beta_end=float(config.get("beta_end", 2e-2)),
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NoiseSchedule:
         """Rebuild a schedule written by :meth:`to_dict`."""
         return cls(
@@ -197,6 +238,6 @@ class NoiseSchedule:
         extra = f", beta_start={self.beta_start}, beta_end={self.beta_end}"
         return (
             f"NoiseSchedule(n_steps={self.n_steps}, kind={self.kind!r}"
-            + (extra if self.kind == "linear" else "")
+            + (extra if self.kind != "cosine" else "")
             + ")"
         )

@@ -10,8 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from rr_gym.checkpoint import Checkpointable
 from rr_gym.diffusion.conditioning import Inpainting
-from rr_gym.diffusion.gaussian import GaussianDiffusion, _randn, check_compatible
+from rr_gym.diffusion.gaussian import GaussianDiffusion, check_compatible
+from rr_gym.diffusion.process import DiffusionProcess, _randn
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import TorchRewardModel
@@ -32,6 +34,45 @@ def _describe(norm: Normalizer) -> str:
     return f"{norm.kind!r} (shift {shift}, scale {scale})"
 
 
+def _check_trajectory_reward(reward: nn.Module, base: GaussianDiffusion) -> None:
+    """A trajectory reward reads the models' layout and normaliser, within their horizon."""
+    if not isinstance(reward, TorchRewardModel):
+        raise IncompatibleModelsError(
+            f"reward is a {type(reward).__name__}; trajectory diffusion models need a "
+            "TorchRewardModel (e.g. rr_gym.rewards.RelativeRewardModel of their layout)"
+        )
+    if reward.layout != base.layout:
+        raise IncompatibleModelsError(
+            f"reward has layout {reward.layout}; the diffusion models have {base.layout}: "
+            "build the reward with the models' layout"
+        )
+    if reward.normalizer != base.normalizer:
+        raise IncompatibleModelsError(
+            f"reward has normalizer {_describe(reward.normalizer)}; the diffusion models "
+            f"have {_describe(base.normalizer)}: build the reward with the models' normalizer"
+        )
+    if reward.window > base.horizon:
+        raise IncompatibleModelsError(
+            f"reward window={reward.window} exceeds the diffusion models' horizon {base.horizon}"
+        )
+
+
+def _check_conditions(
+    conditions: dict[str, torch.Tensor] | None, n: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The networks' per-row keyword arguments on ``device``, each with ``n`` rows."""
+    out = {}
+    for name, value in (conditions or {}).items():
+        if not isinstance(value, torch.Tensor) or value.dim() < 1 or len(value) != n:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise DataError(
+                f"conditions[{name!r}] is {shape}; expected a tensor with one row per training "
+                f"sample ({n}, ...)"
+            )
+        out[name] = value.to(device)
+    return out
+
+
 class GradientMatchingTrainer(Trainer):
     """Trains a reward ``rho(x, t)`` so that ``grad_x rho`` matches ``m_E - m_B``.
 
@@ -40,11 +81,22 @@ class GradientMatchingTrainer(Trainer):
     without gradients, and minimises the squared error between the reward's input gradient
     and their difference, through a double backward.
 
+    The models are any :class:`~rr_gym.diffusion.process.DiffusionProcess`: trajectory
+    models (:class:`~rr_gym.diffusion.GaussianDiffusion`, with a
+    :class:`~rr_gym.rewards.base.TorchRewardModel` of their layout and normaliser) or image
+    models (:class:`~rr_gym.images.ImageDiffusion`, with an image reward).
+
     Args:
-        reward: the reward to train (layout and normaliser must be the models').
+        reward: the reward to train ``rho(x, t) -> (B,)`` (for trajectory models: layout and
+            normaliser must be the models').
         base: diffusion model of the base (low-reward) data.
         expert: diffusion model of the expert data; must be compatible with ``base``.
-        data: normalised windows ``(N, H, D)`` (x0 for Algorithm 1).
+        data: samples ``(N, *sample_shape)`` in the models' space: normalised windows
+            ``(N, H, D)`` or images ``(N, C, H, W)`` (x0 for Algorithm 1; the starting
+            points of the base chains for Algorithm 2 with imposed entries).
+        conditions: keyword arguments of both models' networks for each row of ``data``,
+            each ``(N, ...)`` (e.g. prompt embeddings); a base chain (Algorithm 2) draws
+            its conditions from them. None: unconditional models.
         config: loop options.
         device: where to train.
         target: ``"score"`` (default) matches the score difference
@@ -74,13 +126,14 @@ class GradientMatchingTrainer(Trainer):
 
     def __init__(
         self,
-        reward: TorchRewardModel,
-        base: GaussianDiffusion,
-        expert: GaussianDiffusion,
+        reward: nn.Module,
+        base: DiffusionProcess,
+        expert: DiffusionProcess,
         data: torch.Tensor,
         config: TrainConfig,
         device: torch.device,
         *,
+        conditions: dict[str, torch.Tensor] | None = None,
         target: MatchTarget = "score",
         eval_at: EvalPoint = "x_t",
         l2: float = 0.0,
@@ -89,28 +142,20 @@ class GradientMatchingTrainer(Trainer):
         chain_refresh: int = 500,
         transitions_per_window: int | Literal["auto"] | None = "auto",
     ) -> None:
-        check_compatible(base, expert)
-        if reward.layout != base.layout:
-            raise IncompatibleModelsError(
-                f"reward has layout {reward.layout}; the diffusion models have {base.layout}: "
-                "build the reward with the models' layout"
-            )
-        if reward.normalizer != base.normalizer:
-            raise IncompatibleModelsError(
-                f"reward has normalizer {_describe(reward.normalizer)}; the diffusion models "
-                f"have {_describe(base.normalizer)}: build the reward with the models' normalizer"
-            )
-        if reward.window > base.horizon:
-            raise IncompatibleModelsError(
-                f"reward window={reward.window} exceeds the diffusion models' horizon "
-                f"{base.horizon}"
-            )
-        expected = (base.horizon, base.transition_dim)
-        if data.dim() != 3 or tuple(data.shape[1:]) != expected:
+        trajectories = isinstance(base, GaussianDiffusion)
+        if trajectories:
+            check_compatible(base, expert)  # type: ignore[arg-type]
+            _check_trajectory_reward(reward, base)  # type: ignore[arg-type]
+        else:
+            base.check_compatible(expert)
+        expected = tuple(base.sample_shape)
+        if tuple(data.shape[1:]) != expected:
+            shown = ", ".join(map(str, expected))
             raise DataError(
-                f"training windows have shape {tuple(data.shape)}; expected (N, {expected[0]}, "
-                f"{expected[1]}) for these diffusion models"
+                f"training samples have shape {tuple(data.shape)}; expected (N, {shown}) for "
+                "these diffusion models"
             )
+        self.conditions = _check_conditions(conditions, len(data), device)
         for name, value, options in (
             ("target", target, ("posterior_mean", "score")),
             ("eval_at", eval_at, ("posterior_mean", "x_t")),
@@ -123,19 +168,25 @@ class GradientMatchingTrainer(Trainer):
                 f"need finite l2 >= 0, chain_pool_size >= 1, chain_refresh >= 1; got l2={l2}, "
                 f"chain_pool_size={chain_pool_size}, chain_refresh={chain_refresh}"
             )
+        window = getattr(reward, "window", None)
         if transitions_per_window == "auto":
-            transitions_per_window = AUTO_TRANSITIONS if reward.window == 1 else None
+            transitions_per_window = AUTO_TRANSITIONS if trajectories and window == 1 else None
+        if transitions_per_window is not None and not trajectories:
+            raise ConfigError(
+                f"transitions_per_window={transitions_per_window} subsamples the transitions "
+                f"of trajectory windows; {type(base).__name__} samples have none: leave it None"
+            )
         if transitions_per_window is not None:
             transitions_per_window = check_int(
                 transitions_per_window, "transitions_per_window", minimum=1
             )
-            if reward.window != 1 and transitions_per_window < base.horizon:
+            if window != 1 and transitions_per_window < base.horizon:  # type: ignore[attr-defined]
                 raise ConfigError(
                     f"transitions_per_window={transitions_per_window} needs a window-1 reward "
-                    f"(this one scores windows of {reward.window}, whose gradients overlap); "
+                    f"(this one scores windows of {window}, whose gradients overlap); "
                     "leave it None"
                 )
-            if transitions_per_window >= base.horizon:
+            if transitions_per_window >= base.horizon:  # type: ignore[attr-defined]
                 transitions_per_window = None  # all of them
         super().__init__(reward, data, config, device)
         self.reward = reward
@@ -149,9 +200,11 @@ class GradientMatchingTrainer(Trainer):
         self.chain_refresh = chain_refresh
         self.transitions_per_window = transitions_per_window
         mask = base.condition_mask()
-        keep = torch.ones(base.horizon, base.transition_dim) if mask is None else (~mask).float()
-        self._target_weights = keep.to(device)  # (H, D): 0 where the models impose entries
+        keep = torch.ones(base.sample_shape) if mask is None else (~mask).float()
+        self._target_weights = keep.to(device)  # sample_shape: 0 where the models impose entries
+        self._rows: torch.Tensor | None = None  # the data rows of the current batch
         self._pool: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._pool_conditions: dict[str, torch.Tensor] = {}
         self._pool_step = -1
         self._pool_rng: torch.Tensor | None = None  # generator state the pool was drawn from
 
@@ -162,24 +215,45 @@ class GradientMatchingTrainer(Trainer):
         current states of data windows, imposed at every step."""
         inpainting = None
         mask = self.base.condition_mask(self.device)
-        if mask is not None:
+        self._pool_conditions = {}
+        if mask is not None or self.conditions:  # chains start from data rows
             rows = torch.randint(len(self.data), (self.chain_pool_size,), generator=generator)
-            values = self.data[rows.to(self.device)]
-            inpainting = Inpainting(mask.expand_as(values), values)
+            rows = rows.to(self.device)
+            if mask is not None:
+                values = self.data[rows]
+                inpainting = Inpainting(mask.expand_as(values), values)
+            self._pool_conditions = {k: v[rows] for k, v in self.conditions.items()}
         result = self.base.sample(
-            self.chain_pool_size, inpainting=inpainting, generator=generator, return_chain=True
+            self.chain_pool_size,
+            inpainting=inpainting,
+            generator=generator,
+            return_chain=True,
+            model_kwargs=self._pool_conditions,
         )
         assert result.chain is not None
         self._pool = (result.chain[:-1], result.timesteps.to(self.device))
 
-    def _noisy_batch(self, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x_t, t)``: noised data (Algorithm 1) or points of base sampling chains (2)."""
+    def sample_batch(self) -> torch.Tensor:
+        """A batch of data rows drawn uniformly with replacement (their rows kept, for the
+        conditions)."""
+        idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.generator)
+        self._rows = idx.to(self.device)
+        return self.data[self._rows]
+
+    def _noisy_batch(
+        self, x0: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """``(x_t, t, model_kwargs)``: noised data (Algorithm 1) or points of base sampling
+        chains (2), with the networks' conditions of each."""
         batch = x0.shape[0]
         n_steps = self.base.n_steps
         if self.source == "data":
             t = torch.randint(0, n_steps, (batch,), generator=self.generator).to(self.device)
             noise = _randn(tuple(x0.shape), x0, self.generator)
-            return self.base.condition(self.base.schedule.add_noise(x0, noise, t), x0), t
+            xt = self.base.condition(self.base.schedule.add_noise(x0, noise, t), x0)
+            rows = self._rows
+            kwargs = {k: v[rows] for k, v in self.conditions.items()} if rows is not None else {}
+            return xt, t, kwargs
         stale = self._pool is None or self.step - self._pool_step >= self.chain_refresh
         if stale:
             self._pool_rng = self.generator.get_state()
@@ -188,12 +262,12 @@ class GradientMatchingTrainer(Trainer):
         chain, steps = self._pool  # type: ignore[misc]
         i = torch.randint(0, chain.shape[0], (batch,), generator=self.generator).to(self.device)
         p = torch.randint(0, chain.shape[1], (batch,), generator=self.generator).to(self.device)
-        return chain[i, p], steps[i]
+        return chain[i, p], steps[i], {k: v[p] for k, v in self._pool_conditions.items()}
 
     def compute_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        xt, t = self._noisy_batch(batch)
+        xt, t, kwargs = self._noisy_batch(batch)
         with torch.no_grad():  # one forward of each frozen model
-            base, expert = self.base.predict(xt, t), self.expert.predict(xt, t)
+            base, expert = self.base.predict(xt, t, **kwargs), self.expert.predict(xt, t, **kwargs)
             if self.target == "posterior_mean" or self.eval_at == "posterior_mean":
                 # imposed entries stay clean, as a planner keeps them (x_t holds them)
                 m_base = self.base.condition(self.base.p_mean_variance(xt, t, base).mean, xt)
@@ -239,16 +313,22 @@ class GradientMatchingTrainer(Trainer):
         self._pool_step = int(meta["pool_step"])
         self._draw_pool(torch.Generator().set_state(self._pool_rng))
 
-    def export(self, module: nn.Module) -> TorchRewardModel:
-        assert isinstance(module, TorchRewardModel)
+    def export(self, module: nn.Module) -> Checkpointable:
+        assert isinstance(module, Checkpointable)
         return module
 
     def fingerprint(self) -> dict[str, Any]:
-        """The base trainer's, plus the weights of the two diffusion models it matches."""
+        """The base trainer's, plus the weights of the two diffusion models it matches (and
+        the networks' conditions, when given)."""
         return {
             **super().fingerprint(),
             "base_sha256": tensor_digest(self.base.state_dict().values()),
             "expert_sha256": tensor_digest(self.expert.state_dict().values()),
+            **(
+                {"conditions_sha256": tensor_digest(self.conditions.values())}
+                if self.conditions
+                else {}
+            ),
         }
 
     def options(self) -> dict[str, Any]:

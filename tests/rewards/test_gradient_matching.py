@@ -164,7 +164,7 @@ def test_every_variant_trains_with_finite_losses(target: str, eval_at: str, sour
 
 def test_base_chain_points_come_from_the_base_sampling_chain() -> None:
     trainer = _trainer(source="base_chain", chain_pool_size=3, chain_refresh=100)
-    xt, t = trainer._noisy_batch(DATA[:16])
+    xt, t, _ = trainer._noisy_batch(DATA[:16])
     assert trainer._pool is not None
     chain, steps = trainer._pool
     assert chain.shape == (10, 3, 1, 2) and torch.equal(steps, torch.arange(9, -1, -1))
@@ -297,7 +297,7 @@ def test_conditioned_models_see_a_clean_current_state_and_have_no_target_there()
     reward = relative_reward(OBS_ACT)
     trainer = GradientMatchingTrainer(reward, base, expert, data, _config(), CPU)
     x0 = data[:16]
-    xt, _ = trainer._noisy_batch(x0)
+    xt, _, _ = trainer._noisy_batch(x0)
     torch.testing.assert_close(xt[:, 0, 0], x0[:, 0, 0])  # the imposed state is clean
     assert not torch.allclose(xt[:, 1:], x0[:, 1:])  # everything else is noised
     # the loss does not read the models' (untrained) outputs at the imposed entries
