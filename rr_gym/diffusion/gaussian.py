@@ -142,6 +142,10 @@ class GaussianDiffusion(DiffusionProcess, Checkpointable):
         """``(horizon, transition_dim)``."""
         return (self.horizon, self.transition_dim)
 
+    def check_compatible(self, other: DiffusionProcess) -> None:
+        """:func:`check_compatible` of this model (base) and ``other`` (expert)."""
+        check_compatible(self, other)  # type: ignore[arg-type]
+
     def network_output(
         self, xt: torch.Tensor, t: torch.Tensor, **model_kwargs: Any
     ) -> torch.Tensor:

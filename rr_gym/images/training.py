@@ -50,13 +50,17 @@ def default_unet_config(image_shape: tuple[int, int, int]) -> dict[str, Any]:
 
 
 def _images(images: Any, what: str) -> torch.Tensor:
+    """``images`` as a float tensor ``(N, C, H, W)``; the model's
+    :meth:`~ImageDiffusion.check_input` then checks its shape and pixels."""
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if x.dim() != 4:
         raise DataError(f"{what} have shape {tuple(x.shape)}; expected (N, C, H, W)")
-    if not torch.isfinite(x).all():
-        bad = int((~torch.isfinite(x)).sum())
-        raise DataError(f"{what} hold {bad} NaN or infinite values; expected finite pixels")
     return x
+
+
+def _loop(**options: Any) -> TrainConfig:
+    """The loop options of both image train functions (no weight decay, gradient clip 1)."""
+    return loop_config(weight_decay=0.0, grad_clip=1.0, **options)
 
 
 class ImageDiffusionTrainer(Trainer):
@@ -136,14 +140,12 @@ def train_image_diffusion(
         clip_denoised=clip_denoised,
         metadata=metadata,
     )
-    config = loop_config(
+    config = _loop(
         steps=steps,
         batch_size=batch_size,
         lr=lr,
         seed=seed,
-        weight_decay=0.0,
         ema_decay=ema_decay,
-        grad_clip=1.0,
         checkpoint_dir=checkpoint_dir,
         checkpoint_every=checkpoint_every,
         progress=progress,
@@ -206,14 +208,12 @@ def extract_image_reward(
     reward = ImageReward(
         base.sample_shape, channels=channels, n_diffusion_steps=base.n_steps, metadata=metadata
     )
-    config = loop_config(
+    config = _loop(
         steps=steps,
         batch_size=batch_size,
         lr=lr,
         seed=seed,
-        weight_decay=0.0,
         ema_decay=ema_decay,
-        grad_clip=1.0,
         checkpoint_dir=checkpoint_dir,
         checkpoint_every=checkpoint_every,
         progress=progress,

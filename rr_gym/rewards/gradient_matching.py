@@ -12,7 +12,7 @@ from torch import nn
 
 from rr_gym.checkpoint import Checkpointable
 from rr_gym.diffusion.conditioning import Inpainting
-from rr_gym.diffusion.gaussian import GaussianDiffusion, check_compatible
+from rr_gym.diffusion.gaussian import GaussianDiffusion
 from rr_gym.diffusion.process import DiffusionProcess, _randn
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.normalizer import Normalizer
@@ -142,12 +142,10 @@ class GradientMatchingTrainer(Trainer):
         chain_refresh: int = 500,
         transitions_per_window: int | Literal["auto"] | None = "auto",
     ) -> None:
+        base.check_compatible(expert)
         trajectories = isinstance(base, GaussianDiffusion)
         if trajectories:
-            check_compatible(base, expert)  # type: ignore[arg-type]
-            _check_trajectory_reward(reward, base)  # type: ignore[arg-type]
-        else:
-            base.check_compatible(expert)
+            _check_trajectory_reward(reward, base)
         expected = tuple(base.sample_shape)
         if tuple(data.shape[1:]) != expected:
             shown = ", ".join(map(str, expected))
