@@ -37,7 +37,7 @@ def test_default_suite(make_config) -> None:
     assert hopper.base.unit == hopper.expert.unit  # one PPO run gives both levels
     assert hopper.sizes["diffusion"]["denoiser"] == "mlp"
     # Hopper is steered as in the official runs; mazes by classifier guidance
-    assert hopper.sizes["steering"]["scales"] == [0.2, 0.5]
+    assert hopper.sizes["steering"]["scales"] == [0.2]  # the official scale (0.5 in the paper suite)
     assert hopper.sizes["steering"]["t_stopgrad"] == 10
     assert hopper.sizes["steering"]["scale_by_variance"] is False
     assert maze.sizes["steering"]["t_stopgrad"] == 0
