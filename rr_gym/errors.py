@@ -16,6 +16,7 @@ __all__ = [
     "RRGymError",
     "TargetExistsError",
     "TrainingDivergedError",
+    "WeightsNotFoundError",
 ]
 
 
@@ -53,3 +54,7 @@ class TrainingDivergedError(RRGymError, FloatingPointError):
 
 class TargetExistsError(RRGymError, FileExistsError):
     """A write would replace a file or folder that rr_gym did not write (it is refused)."""
+
+
+class WeightsNotFoundError(RRGymError, FileNotFoundError):
+    """Pretrained weights are not in a local folder (rr_gym never downloads weights)."""

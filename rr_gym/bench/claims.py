@@ -12,7 +12,11 @@ training seeds as the unit of replication:
 (c) **agents retrained on the relative reward beat each baseline**: rliable's probability of
     improvement of the relative reward over the baseline (normalised returns, seeds x pairs)
     with its stratified-bootstrap interval; against 0.5. A stage whose true-reward agent
-    does not clear the learning bar cannot rank rewards: those lines say so.
+    does not clear the learning bar cannot rank rewards: those lines say so;
+(d) **the reward ranks harmful images lower, and guidance lowers their share** (image
+    pairs): the held-out AUROC of harmless over harmful images by the reward at t = 0,
+    against 0.5; and the base model's harmful share minus the guided base's, against 0;
+    each averaged over pairs per seed.
 
 Verdicts: ``holds`` (the interval lies above the null), ``fails`` (below it), ``not
 significant`` (it contains it, or fewer than 2 seeds give no interval).
@@ -240,6 +244,48 @@ def _retrain_claims(df: pd.DataFrame, bars: dict[str, float], reps: int) -> list
     return out
 
 
+def _image_claims(df: pd.DataFrame, kinds: dict[str, str]) -> list[Claim]:
+    pairs = [p for p, k in kinds.items() if k == "images"]
+    rows = df[df["pair"].isin(pairs) & (df["method"] == RELATIVE)]
+    if rows.empty:
+        return []
+    table = rows.pivot_table(index=["pair", "seed"], columns="metric", values="value")
+    out = []
+    for claim, measure, values, null in (
+        (
+            "(d) the relative reward ranks harmful images lower",
+            "held-out AUROC, harmless over harmful",
+            table.get("auroc"),
+            0.5,
+        ),
+        (
+            "(d) guidance with the relative reward lowers the harmful share",
+            "base - guided share of harmful samples",
+            table.get("harmful_share_base") - table.get("harmful_share_guided")
+            if {"harmful_share_base", "harmful_share_guided"} <= set(table.columns)
+            else None,
+            0.0,
+        ),
+    ):
+        if values is None or values.dropna().empty:
+            continue
+        per_seed = values.dropna().groupby(level="seed").mean()
+        effect = bootstrap_mean(per_seed.tolist())
+        n_pairs = values.dropna().index.get_level_values("pair").nunique()
+        out.append(
+            Claim(
+                claim=claim,
+                scope=f"digits: {n_pairs} harmful class{'es' if n_pairs > 1 else ''} x "
+                f"{len(per_seed)} seed{'s' if len(per_seed) > 1 else ''}",
+                measure=measure,
+                effect=effect,
+                null=null,
+                verdict=verdict(effect, null),
+            )
+        )
+    return out
+
+
 def claims(
     df: pd.DataFrame,
     kinds: dict[str, str],
@@ -251,7 +297,7 @@ def claims(
 
     Args:
         df: result rows (columns of :data:`rr_gym.bench.results.COLUMNS`).
-        kinds: pair name -> pair kind (``maze``, ``locomotion``...).
+        kinds: pair name -> pair kind (``maze``, ``locomotion``, ``images``...).
         bars: pair name -> the normalised return its true-reward agent must reach for the
             retraining stage to rank rewards (``sizes.retrain.learning_bar``; default
             :data:`RETRAIN_BAR` of the pair's kind).
@@ -259,4 +305,9 @@ def claims(
     """
     if bars is None:
         bars = {p: RETRAIN_BAR[k] for p, k in kinds.items() if k in RETRAIN_BAR}
-    return _goal_claims(df) + _steering_claims(df, kinds) + _retrain_claims(df, bars, reps)
+    return (
+        _goal_claims(df)
+        + _steering_claims(df, kinds)
+        + _retrain_claims(df, bars, reps)
+        + _image_claims(df, kinds)
+    )

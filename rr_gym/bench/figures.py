@@ -6,13 +6,17 @@
 - ``returns.png``: normalised return of the retrained agents per method and pair (95%
   bootstrap interval over seeds), and the IQM over seeds and pairs with its interval;
 - ``scatter.png``: learned vs true reward of held-out transitions (expert vs base);
-- ``steering.png``: success rate (mazes) or normalised return per planner.
+- ``steering.png``: success rate (mazes) or normalised return per planner;
+- ``images_harmful_share.png``: share of harmful samples of the base, guided and expert
+  image models per harmful class (95 % interval over seeds), and each image pair's
+  held-out digits sorted by reward (first seed).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ import seaborn as sns
 
 from rr_gym.bench.metrics import aggregate
 
-__all__ = ["draw_all", "heatmaps", "returns", "scatter", "steering"]
+__all__ = ["draw_all", "heatmaps", "images", "returns", "scatter", "steering"]
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +180,39 @@ def steering(records: list[dict[str, Any]], out: Path) -> list[str]:
     return [_save(fig, out / "steering.png")]
 
 
+def images(df: pd.DataFrame, records: list[dict[str, Any]], out: Path) -> list[str]:
+    """Harmful share per generator and harmful class; the first seed's held-out grids."""
+    shares = df[
+        df["metric"].isin(["harmful_share_base", "harmful_share_guided", "harmful_share_expert"])
+        & df["pair"].str.startswith("digits-")
+    ]
+    if shares.empty:
+        return []
+    data = shares.assign(
+        generator=shares["metric"].str.removeprefix("harmful_share_"),
+        harmful=shares["pair"].str.removeprefix("digits-harmful"),
+    )
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * data["harmful"].nunique() + 2), 3))
+    sns.barplot(
+        data=data,
+        x="harmful",
+        y="value",
+        hue="generator",
+        hue_order=["base", "guided", "expert"],
+        errorbar=("ci", 95),
+        ax=ax,
+    )
+    ax.set(xlabel="harmful class", ylabel="harmful share of samples")
+    names = [_save(fig, out / "images_harmful_share.png")]
+    for r in _first_seed(records):
+        grid = Path(r["path"]) / "figures" / "heldout_by_reward.png"
+        if grid.is_file():
+            target = out / f"images_{r['pair']}_heldout.png"
+            shutil.copyfile(grid, target)
+            names.append(target.name)
+    return names
+
+
 def draw_all(
     df: pd.DataFrame, artifacts: dict[str, list[dict[str, Any]]], out: Path
 ) -> dict[str, list[str]]:
@@ -188,6 +225,7 @@ def draw_all(
         ("returns", lambda: returns(df, out)),
         ("scatter", lambda: scatter(evaluated, out)),
         ("steering", lambda: steering(artifacts.get("steering", []), out)),
+        ("images", lambda: images(df, artifacts.get("images", []), out)),
     ):
         made[kind] = draw()
     return made

@@ -37,6 +37,7 @@ STAGES: tuple[str, ...] = (
     "evaluate",
     "retrain",
     "steering",
+    "images",
     "report",
 )
 
@@ -44,7 +45,7 @@ STAGES: tuple[str, ...] = (
 VALID_DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 
 #: Kinds of pair whose ``sizes`` section holds kind options and an ``overrides`` tree.
-_KIND_SECTIONS = ("maze", "locomotion")
+_KIND_SECTIONS = ("maze", "locomotion", "images")
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,22 @@ _STEPS = _int_at_least(1, "a step count")
 _BATCH = _int_at_least(1, "a batch size")
 _ENVS = _int_at_least(1, "a number of environments")
 
+
+def _harmful(value: Any) -> str | None:
+    ok = value == "all" or (
+        isinstance(value, list | tuple)
+        and all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= 9 for k in value)
+    )
+    return None if ok else "expected a list of digit classes 0..9 or all"
+
+
+def _one_of(*options: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in options else f"expected one of {list(options)}"
+
+    return check
+
+
 #: section -> key -> check of a size (None when fine, else what is expected).
 _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
     "": {
@@ -178,6 +195,7 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "holdout_every": _int_at_least(2, "every n-th episode is held out"),
     },
     "maze": {"data_steps": _STEPS},
+    "images": {"harmful": _harmful},
     "locomotion": {
         "train_steps": _STEPS,
         "steps_per_level": _STEPS,
@@ -220,6 +238,15 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "pairs": _pair_patterns,
         "learning_bar": _optional(_number("the true-reward agent's normalised return bar")),
         "agent_kwargs": _optional(_mapping("keyword arguments of the SB3 agent")),
+    },
+    "digits": {
+        "diffusion_steps": _STEPS,
+        "reward_steps": _STEPS,
+        "n_diffusion_steps": _STEPS,
+        "samples": _int_at_least(1, "images per generator"),
+        "scale": _positive_float("a guidance scale"),
+        "batch_size": _BATCH,
+        "target": _one_of("score", "posterior_mean"),
     },
     "steering": {
         "episodes": _int_at_least(0, "episodes per condition; 0 skips steering"),

@@ -5,8 +5,9 @@ A pair config (``conf/pair/*.yaml``) names a *kind*; the kind expands it into on
 the task: the environment agents are retrained and evaluated in, the true reward of a
 transition (for reward-quality metrics), and the reference scores that normalise returns.
 
-Kinds shipped: ``maze`` (PointMaze, random-goal base data vs data of one goal cell) and
-``locomotion`` (MuJoCo, e.g. Hopper medium vs expert). Add a kind with
+Kinds shipped: ``maze`` (PointMaze, random-goal base data vs data of one goal cell),
+``locomotion`` (MuJoCo, e.g. Hopper medium vs expert) and ``images`` (scikit-learn's digits:
+every digit vs all but one harmful class; run by the ``images`` stage alone). Add a kind with
 :func:`register_pair_kind` (see docs/extending.md).
 """
 
@@ -128,6 +129,9 @@ class PairKind:
     #: (a joint a medium Hopper policy holds still: std 0.004) a scale that puts the
     #: expert's data hundreds of units out, where training diverges.
     normalizer_roles: tuple[str, ...] = ("base", "expert")
+    #: Whether the pairs are trajectory datasets, run through the datasets ... steering
+    #: stages (False: image pairs, which the ``images`` stage alone runs).
+    trajectory: bool = True
 
     def expand(
         self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]
@@ -243,6 +247,57 @@ class MazeKind(PairKind):
             return np.exp(-d) if dense else (d <= 0.45).astype(np.float64)
 
         return reward
+
+
+@register_pair_kind("images")
+class ImageKind(PairKind):
+    """Image diffusion models (the paper's Stable Diffusion claim, on 8x8 digits): a base
+    model of every digit vs a "safe" expert without one harmful class
+    (:mod:`rr_gym.images.digits`), one pair per harmful class.
+
+    Config keys: ``harmful`` (a list of classes 0..9 or ``"all"``; default
+    ``sizes.images.harmful``). The pairs have no environment: only the ``images`` stage runs
+    them, with the sizes of ``sizes.digits``.
+    """
+
+    trajectory = False
+
+    def expand(
+        self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]
+    ) -> list[PairSpec]:
+        section = {**(sizes.get("images") or {}), **config}
+        harmful = section.get("harmful", [3])
+        if harmful == "all":
+            harmful = list(range(10))
+        if not isinstance(harmful, list | tuple) or not all(
+            isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= 9 for k in harmful
+        ):
+            raise ConfigError(
+                f"pair {name!r}: harmful={harmful!r}; expected a list of digit classes 0..9 "
+                "or 'all'"
+            )
+        base = DatasetRef({"source": "sklearn", "dataset": "digits"}, "sklearn/digits")
+        return [
+            PairSpec(
+                name=f"digits-harmful{k}",
+                kind="images",
+                task="digits",
+                base=base,
+                expert=DatasetRef({**base.unit, "without": k}, f"sklearn/digits-without-{k}"),
+                sizes=_kind_sizes(sizes, "images", config),
+                options={"harmful": int(k)},
+            )
+            for k in harmful
+        ]
+
+    def make_env(self, pair: PairSpec, **kwargs: Any) -> gym.Env[Any, Any]:
+        raise ConfigError(f"pair {pair.name!r} is an image pair: it has no environment")
+
+    def true_reward(self, pair: PairSpec) -> TransitionRewardFn:
+        raise ConfigError(f"pair {pair.name!r} is an image pair: it has no transitions")
+
+    def reference(self, pair: PairSpec) -> ReferenceScore | None:
+        return None
 
 
 #: Per-env constants of the Gymnasium v5 MuJoCo rewards, read off observations:

@@ -25,7 +25,7 @@ from rr_gym.errors import ConfigError
 __all__ = ["GPU_STAGES", "RayExecutor", "unit_resources"]
 
 #: Stages whose units train or sample torch models on the run's device.
-GPU_STAGES = frozenset({"diffusion", "rewards", "steering"})
+GPU_STAGES = frozenset({"diffusion", "rewards", "steering", "images"})
 
 
 def unit_resources(stage: str, threads: int, *, gpu: bool) -> dict[str, float]:

@@ -227,6 +227,42 @@ def _steering_table(df: pd.DataFrame) -> str:
     )
 
 
+def _images_table(df: pd.DataFrame) -> str:
+    from rr_gym.bench.images import IMAGE_METRICS
+
+    rows_in = df[df["metric"].isin(IMAGE_METRICS) & df["pair"].str.startswith("digits-")]
+    if rows_in.empty:
+        return ""
+    stats = rows_in.groupby(["pair", "metric"])["value"].agg(["mean", "std"])
+    rows = []
+    for pair in dict.fromkeys(rows_in["pair"]):
+        rows.append(
+            [pair]
+            + [
+                _fmt(stats.loc[(pair, m), "mean"], stats.loc[(pair, m), "std"])
+                if (pair, m) in stats.index
+                else "–"
+                for m in IMAGE_METRICS
+            ]
+        )
+    header = [
+        "pair",
+        "AUROC ↑",
+        "harmful share: base",
+        "guided ↓",
+        "expert",
+        "gap closed",
+        "classifier acc.",
+    ]
+    note = (
+        "Base model: every training digit; expert: all but the harmful class; AUROC ranks "
+        "held-out harmless above harmful digits by the reward at t = 0; shares: samples a "
+        "logistic regression on the real digits calls the harmful class; gap closed: (base - "
+        "guided) / (base - expert). Mean ± std over seeds."
+    )
+    return f"{note}\n\n{markdown_table(header, rows)}"
+
+
 def data_table(run: BenchRun) -> str:
     """Every dataset of the run: source, episodes, steps, mean return raw and normalised."""
     from rr_gym.bench.retrain import normalized
@@ -332,6 +368,7 @@ def write_report(run: BenchRun) -> Path:
             "returns",
         ),
         ("Steering: base vs reward-guided vs expert planner", _steering_table(df), "steering"),
+        ("Images: does the reward rank harmful images lower?", _images_table(df), "images"),
     ):
         if not table:
             continue

@@ -304,7 +304,13 @@ def _write_timings(out: Path, timings: Mapping[str, StageTiming]) -> None:
 
 
 def seeds_and_pairs(
-    run: BenchRun, kinds: Sequence[str] | None = None
+    run: BenchRun, kinds: Sequence[str] | None = None, *, trajectory: bool = True
 ) -> list[tuple[PairSpec, int]]:
-    """Every (pair, seed) of the run, optionally only pairs of ``kinds``."""
-    return [(p, s) for p in run.pairs for s in run.seeds if kinds is None or p.kind in kinds]
+    """Every (pair, seed) of the run's trajectory pairs (``trajectory=False``: its image
+    pairs), optionally only pairs of ``kinds``."""
+    return [
+        (p, s)
+        for p in run.pairs
+        for s in run.seeds
+        if p.kind_impl.trajectory == trajectory and (kinds is None or p.kind in kinds)
+    ]

@@ -1,4 +1,5 @@
-"""The bench's stages: datasets, diffusion models, rewards, evaluation, retraining, steering.
+"""The bench's stages: datasets, diffusion models, rewards, evaluation, retraining, steering,
+and images (image pairs, apart from the trajectory stages).
 
 Each ``stage_<name>(run, state)`` plans its units (:class:`~rr_gym.bench.scheduler.UnitSpec`:
 a config, the keys of its inputs and a build function) into ``run.plan`` and returns what
@@ -37,6 +38,7 @@ __all__ = [
     "stage_datasets",
     "stage_diffusion",
     "stage_evaluate",
+    "stage_images",
     "stage_retrain",
     "stage_rewards",
     "stage_steering",
@@ -143,8 +145,9 @@ def stage_datasets(run: BenchRun, state: State) -> dict[str, DataRefs]:
     downloaded when allowed), failing fast with the command that builds a substitute."""
     from rr_gym.data.loading import load_dataset
 
+    pairs = [p for p in run.pairs if p.kind_impl.trajectory]
     specs, slots = [], []
-    for pair in run.pairs:
+    for pair in pairs:
         for role in ("base", "expert"):
             ref: DatasetRef = getattr(pair, role)
             if ref.unit.get("source") == "minari":
@@ -156,7 +159,7 @@ def stage_datasets(run: BenchRun, state: State) -> dict[str, DataRefs]:
             slots.append((pair.name, role))
     planned = dict(zip(slots, run.plan.add("datasets", specs), strict=True))
     out: dict[str, DataRefs] = {}
-    for pair in run.pairs:
+    for pair in pairs:
         sources, keys, summaries = {}, {}, {}
         for role in ("base", "expert"):
             ref = getattr(pair, role)
@@ -475,5 +478,51 @@ def stage_steering(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
         out[(pair_name, seed)] = unit.path
         run.artifacts.setdefault("steering", []).append(
             {"pair": pair_name, "seed": seed, "path": str(unit.path)}
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------- images
+
+
+def _images(run: BenchRun, pair: PairSpec, seed: int) -> Callable[[BuildContext], None]:
+    def build(ctx: BuildContext) -> None:
+        from rr_gym.bench.images import images_unit
+
+        rows = images_unit(
+            pair, seed, ctx.path, device=run.device, progress=run.progress and run.jobs <= 1
+        )
+        write_rows(ctx.path, rows)
+
+    return build
+
+
+def stage_images(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
+    """The digits experiment (claim d) per (image pair, seed), when the run has the
+    relative reward among its methods."""
+    items = seeds_and_pairs(run, trajectory=False)
+    if not items or "relative_reward" not in run.methods:
+        return {}
+    import importlib.util
+
+    missing = [m for m in ("diffusers", "sklearn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(
+            f"pairs {sorted({p.name for p, _ in items})} need {missing}, of the images extra: "
+            "pip install 'rr_gym[images]' (or leave the digits pair out of pair=[...])"
+        )
+    specs = [
+        UnitSpec(
+            {"digits": pair.sizes.get("digits") or {}, "pair": _pair_config(pair), "seed": seed},
+            _images(run, pair, seed),
+            [],
+        )
+        for pair, seed in items
+    ]
+    out: dict[tuple[str, int], Path] = {}
+    for (pair, seed), unit in zip(items, run.plan.add("images", specs), strict=True):
+        out[(pair.name, seed)] = unit.path
+        run.artifacts.setdefault("images", []).append(
+            {"pair": pair.name, "seed": seed, "path": str(unit.path)}
         )
     return out

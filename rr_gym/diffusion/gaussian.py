@@ -17,7 +17,7 @@ from rr_gym.diffusion.process import (
     _randn,
 )
 from rr_gym.diffusion.schedule import NoiseSchedule
-from rr_gym.errors import CheckpointError, ConfigError, DataError, IncompatibleModelsError
+from rr_gym.errors import CheckpointError, ConfigError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.utils.validation import check_number
@@ -153,13 +153,6 @@ class GaussianDiffusion(DiffusionProcess, Checkpointable):
         return self.model(xt, t, **model_kwargs)
 
     # ------------------------------------------------------------------ model outputs
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 3 or x.shape[1:] != (self.horizon, self.transition_dim):
-            raise DataError(
-                f"expected trajectories of shape (B, {self.horizon}, {self.transition_dim}), "
-                f"got {tuple(x.shape)}"
-            )
-
     # ------------------------------------------------------------------ training
     def loss(
         self,
@@ -172,7 +165,7 @@ class GaussianDiffusion(DiffusionProcess, Checkpointable):
         of the noise (``predict_epsilon``) or of the reconstruction, with the imposed
         entries (:meth:`condition`) clean in ``x_t`` and in the reconstruction. Returns a
         scalar."""
-        self._check_input(x0)
+        self.check_input(x0, "trajectories")
         batch = x0.shape[0]
         gen_device = generator.device if generator is not None else x0.device
         t = torch.randint(0, self.n_steps, (batch,), generator=generator, device=gen_device)

@@ -19,7 +19,7 @@ from torch import nn
 from rr_gym.diffusion.conditioning import Inpainting
 from rr_gym.diffusion.guidance import Guidance
 from rr_gym.diffusion.schedule import NoiseSchedule, Posterior
-from rr_gym.errors import ConfigError, IncompatibleModelsError
+from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 
 __all__ = ["DiffusionProcess", "Prediction", "SampleResult", "Sampler"]
 
@@ -102,6 +102,21 @@ class DiffusionProcess(nn.Module, abc.ABC):
     def device(self) -> torch.device:
         """Device of the parameters."""
         return next(self.parameters()).device
+
+    def check_input(self, x: torch.Tensor, what: str = "samples") -> None:
+        """Refuse ``x`` that is not a finite batch ``(B, *sample_shape)``.
+
+        Raises:
+            DataError: naming the shape or the count of non-finite values.
+        """
+        if x.dim() != 1 + len(self.sample_shape) or tuple(x.shape[1:]) != self.sample_shape:
+            shown = ", ".join(map(str, self.sample_shape))
+            raise DataError(
+                f"{what} have shape {tuple(x.shape)}; expected (B, {shown}) for this model"
+            )
+        bad = int((~torch.isfinite(x)).sum())
+        if bad:
+            raise DataError(f"{what} hold {bad} NaN or infinite values; expected finite values")
 
     def check_compatible(self, other: DiffusionProcess) -> None:
         """Refuse ``other`` when its outputs cannot be compared with this model's point by

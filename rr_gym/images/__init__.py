@@ -7,6 +7,8 @@ extra (``pip install 'rr_gym[images]'``: diffusers, scikit-learn).
 """
 
 from rr_gym.images.diffusion import UNET_CLASSES, ImageDiffusion, build_unet
+from rr_gym.images.guidance import GuidedImageDiffusion, SafetyGuidance
+from rr_gym.images.pretrained import load_pretrained
 from rr_gym.images.reward import ImageReward
 from rr_gym.images.training import (
     ImageDiffusionTrainer,
@@ -17,11 +19,14 @@ from rr_gym.images.training import (
 
 __all__ = [
     "UNET_CLASSES",
+    "GuidedImageDiffusion",
     "ImageDiffusion",
     "ImageDiffusionTrainer",
     "ImageReward",
+    "SafetyGuidance",
     "build_unet",
     "default_unet_config",
     "extract_image_reward",
+    "load_pretrained",
     "train_image_diffusion",
 ]

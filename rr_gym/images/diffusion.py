@@ -10,7 +10,7 @@ from torch import nn
 from rr_gym.checkpoint import Checkpointable
 from rr_gym.diffusion.process import DiffusionProcess, _randn
 from rr_gym.diffusion.schedule import NoiseSchedule
-from rr_gym.errors import CheckpointError, ConfigError, DataError, IncompatibleModelsError
+from rr_gym.errors import CheckpointError, ConfigError, IncompatibleModelsError
 
 __all__ = ["UNET_CLASSES", "ImageDiffusion", "build_unet"]
 
@@ -107,22 +107,6 @@ class ImageDiffusion(DiffusionProcess, Checkpointable):
         """``(C, H, W)``."""
         return self._shape  # type: ignore[return-value]
 
-    def check_input(self, x: torch.Tensor, what: str = "images") -> None:
-        """Refuse ``x`` that is not a finite batch ``(B, C, H, W)`` of this model's shape.
-
-        Raises:
-            DataError: naming the shape or the count of non-finite values.
-        """
-        if x.dim() != 4 or tuple(x.shape[1:]) != self.sample_shape:
-            c, h, w = self.sample_shape
-            raise DataError(
-                f"{what} have shape {tuple(x.shape)}; expected (B, {c}, {h}, {w}) for this "
-                "model (channels, height, width)"
-            )
-        bad = int((~torch.isfinite(x)).sum())
-        if bad:
-            raise DataError(f"{what} hold {bad} NaN or infinite values; expected finite pixels")
-
     def network_output(
         self, xt: torch.Tensor, t: torch.Tensor, **model_kwargs: Any
     ) -> torch.Tensor:
@@ -144,7 +128,7 @@ class ImageDiffusion(DiffusionProcess, Checkpointable):
     ) -> torch.Tensor:
         """Mean squared error of the noise (``predict_epsilon``) or of the clean image, for
         clean images ``x0`` ``(B, C, H, W)`` at steps drawn uniformly; a scalar."""
-        self.check_input(x0)
+        self.check_input(x0, "images")
         batch = x0.shape[0]
         gen_device = generator.device if generator is not None else x0.device
         t = torch.randint(0, self.n_steps, (batch,), generator=generator, device=gen_device)

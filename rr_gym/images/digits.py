@@ -220,6 +220,8 @@ def run_digits(
         "harmful_share_guided": shares["guided"],
         "gap_closed": float((shares["base"] - shares["guided"]) / drop) if drop > 0 else None,
         "classifier_accuracy": accuracy,
+        "n_train_base": len(data.train_x),
+        "n_train_expert": int(safe.sum()),
         "mean_reward_harmful": float(scores[harmless == 0].mean()),
         "mean_reward_harmless": float(scores[harmless == 1].mean()),
         "seconds_diffusion": trained - tick,

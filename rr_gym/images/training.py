@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from rr_gym.baselines._common import loop_config
+from rr_gym.diffusion.process import DiffusionProcess, Sampler
 from rr_gym.diffusion.schedule import NoiseSchedule, ScheduleKind
 from rr_gym.errors import DataError
 from rr_gym.images.diffusion import ImageDiffusion, build_unet
@@ -50,8 +51,8 @@ def default_unet_config(image_shape: tuple[int, int, int]) -> dict[str, Any]:
 
 
 def _images(images: Any, what: str) -> torch.Tensor:
-    """``images`` as a float tensor ``(N, C, H, W)``; the model's
-    :meth:`~ImageDiffusion.check_input` then checks its shape and pixels."""
+    """``images`` as a float tensor ``(N, C, H, W)``; the model's ``check_input`` then
+    checks its shape and pixels."""
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if x.dim() != 4:
         raise DataError(f"{what} have shape {tuple(x.shape)}; expected (N, C, H, W)")
@@ -156,8 +157,8 @@ def train_image_diffusion(
 
 
 def extract_image_reward(
-    base: ImageDiffusion,
-    expert: ImageDiffusion,
+    base: DiffusionProcess,
+    expert: DiffusionProcess,
     images: Any,
     *,
     steps: int,
@@ -165,6 +166,10 @@ def extract_image_reward(
     target: MatchTarget = "score",
     eval_at: EvalPoint = "x_t",
     source: NoisySource = "data",
+    chain_sampler: Sampler = "ddpm",
+    chain_steps: int | None = None,
+    chain_pool_size: int = 256,
+    chain_refresh: int = 500,
     channels: tuple[int, ...] = (32, 64),
     batch_size: int = 128,
     lr: float = 1e-3,
@@ -184,7 +189,10 @@ def extract_image_reward(
     trainer as for trajectories).
 
     Args:
-        base, expert: two :class:`ImageDiffusion` of one schedule and image shape.
+        base, expert: two image models of one schedule and image shape: trained
+            :class:`ImageDiffusion` models, or two :class:`GuidedImageDiffusion` around one
+            conditional network (e.g. Stable Diffusion without and with safe-latent
+            guidance).
         images: clean images ``(N, C, H, W)`` noised for training (Algorithm 1; both
             models' data, e.g. the base's), or the latents whose conditions start the base
             chains (Algorithm 2).
@@ -192,6 +200,9 @@ def extract_image_reward(
         conditions: the networks' keyword arguments per image, each ``(N, ...)`` (e.g.
             ``{"encoder_hidden_states": prompt_embeddings}``); None: unconditional models.
         target, eval_at, source: see :class:`~rr_gym.rewards.GradientMatchingTrainer`.
+        chain_sampler, chain_steps, chain_pool_size, chain_refresh: the base chains of
+            ``source="base_chain"`` (e.g. ``"ddim"`` with 50 steps, as Stable Diffusion
+            samples).
         channels: the reward's block widths.
         batch_size, lr, ema_decay, seed, device: loop options.
         checkpoint_dir, checkpoint_every, resume: periodic checkpoints and resuming.
@@ -230,6 +241,10 @@ def extract_image_reward(
         target=target,
         eval_at=eval_at,
         source=source,
+        chain_sampler=chain_sampler,
+        chain_steps=chain_steps,
+        chain_pool_size=chain_pool_size,
+        chain_refresh=chain_refresh,
     )
     trainer.fit(resume=resume)
     return trainer.model()  # type: ignore[return-value]

@@ -13,7 +13,7 @@ from torch import nn
 from rr_gym.checkpoint import Checkpointable
 from rr_gym.diffusion.conditioning import Inpainting
 from rr_gym.diffusion.gaussian import GaussianDiffusion
-from rr_gym.diffusion.process import DiffusionProcess, _randn
+from rr_gym.diffusion.process import DiffusionProcess, Sampler, _randn
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import TorchRewardModel
@@ -112,6 +112,9 @@ class GradientMatchingTrainer(Trainer):
         source: ``"data"`` (Algorithm 1) or ``"base_chain"`` (Algorithm 2).
         chain_pool_size: trajectories per pool of base chains (Algorithm 2).
         chain_refresh: steps between refreshes of the chain pool (Algorithm 2).
+        chain_sampler, chain_steps: how the base chains are sampled (Algorithm 2): DDPM over
+            all T steps (default) or DDIM over ``chain_steps`` of them, as Stable Diffusion
+            samples (50 of 1,000); the reward is trained at the steps the chains visit.
         transitions_per_window: match the reward's gradient at this many random
             transitions of each noised window instead of all H (``None``: all; ``"auto"``,
             the default: 4 for a window-1 reward, else all). A window-1 reward's gradient at
@@ -140,6 +143,8 @@ class GradientMatchingTrainer(Trainer):
         source: NoisySource = "data",
         chain_pool_size: int = 256,
         chain_refresh: int = 500,
+        chain_sampler: Sampler = "ddpm",
+        chain_steps: int | None = None,
         transitions_per_window: int | Literal["auto"] | None = "auto",
     ) -> None:
         base.check_compatible(expert)
@@ -166,6 +171,7 @@ class GradientMatchingTrainer(Trainer):
                 f"need finite l2 >= 0, chain_pool_size >= 1, chain_refresh >= 1; got l2={l2}, "
                 f"chain_pool_size={chain_pool_size}, chain_refresh={chain_refresh}"
             )
+        base.timesteps(chain_sampler, chain_steps)  # refuses a bad sampler or step count
         window = getattr(reward, "window", None)
         if transitions_per_window == "auto":
             transitions_per_window = AUTO_TRANSITIONS if trajectories and window == 1 else None
@@ -196,6 +202,8 @@ class GradientMatchingTrainer(Trainer):
         self.source: NoisySource = source
         self.chain_pool_size = chain_pool_size
         self.chain_refresh = chain_refresh
+        self.chain_sampler: Sampler = chain_sampler
+        self.chain_steps = chain_steps
         self.transitions_per_window = transitions_per_window
         mask = base.condition_mask()
         keep = torch.ones(base.sample_shape) if mask is None else (~mask).float()
@@ -224,6 +232,8 @@ class GradientMatchingTrainer(Trainer):
         result = self.base.sample(
             self.chain_pool_size,
             inpainting=inpainting,
+            sampler=self.chain_sampler,
+            n_steps=self.chain_steps,
             generator=generator,
             return_chain=True,
             model_kwargs=self._pool_conditions,
@@ -337,5 +347,7 @@ class GradientMatchingTrainer(Trainer):
             "source": self.source,
             "chain_pool_size": self.chain_pool_size,
             "chain_refresh": self.chain_refresh,
+            "chain_sampler": self.chain_sampler,
+            "chain_steps": self.chain_steps,
             "transitions_per_window": self.transitions_per_window,
         }

@@ -58,15 +58,26 @@ def test_smoke_suite_end_to_end_then_rerun_from_cache(tmp_path: Path) -> None:
         assert ("umaze-goal6", method, "argmax_at_goal") in got
     for condition in ("base", "relative_reward@1", "expert"):
         assert ("umaze-goal6", f"steer/{condition}", "success_rate") in got
+    for metric in ("auroc", "harmful_share_base", "harmful_share_guided", "harmful_share_expert"):
+        assert ("digits-harmful3", "relative_reward", metric) in got, metric
     assert all(r.suite == "smoke" and r.seed == 0 for r in rows)
     report = (out / "report.md").read_text()
-    for figure in ("heatmaps_umaze.png", "returns.png", "scatter.png", "steering.png"):
+    for figure in (
+        "heatmaps_umaze.png",
+        "returns.png",
+        "scatter.png",
+        "steering.png",
+        "images_harmful_share.png",
+        "images_digits-harmful3_heldout.png",
+    ):
         assert (out / "figures" / figure).stat().st_size > 1000
         assert f"figures/{figure}" in report
     assert "## Wall time per stage" in report
     # the Claims section comes first; one seed gives no interval, so no claim holds
     assert report.index("## Claims") < report.index("## Maze")
     assert "(a) the relative reward peaks at the goal" in report
+    assert "(d) the relative reward ranks harmful images lower" in report
+    assert "## Images: does the reward rank harmful images lower?" in report
     assert "## Data: what base and expert are" in report and "| generated |" in report
     assert "**holds**" not in report and "**not significant**" in report
     assert json.loads((out / "config.json").read_text())["suite"]["name"] == "smoke"
@@ -77,7 +88,7 @@ def test_smoke_suite_end_to_end_then_rerun_from_cache(tmp_path: Path) -> None:
         "suite=smoke",
         f"hydra.run.dir={out}",
         "progress=false",
-        "stages=[datasets,diffusion,rewards,evaluate,retrain,steering]",
+        "stages=[datasets,diffusion,rewards,evaluate,retrain,steering,images]",
         cwd=tmp_path,
     )
     timings = json.loads((out / "timings.json").read_text())

@@ -137,6 +137,34 @@ def test_retraining_uses_the_probability_of_improvement_and_flags_a_ceiling_that
     assert "umaze-goal6 120.0 < 150" in claim.note
 
 
+def _images(auroc: list[float], base: list[float], guided: list[float]) -> pd.DataFrame:
+    rows = []
+    for seed, (a, b, g) in enumerate(zip(auroc, base, guided, strict=True)):
+        for pair in ("digits-harmful3", "digits-harmful8"):
+            rows += [
+                (pair, "relative_reward", seed, "auroc", a),
+                (pair, "relative_reward", seed, "harmful_share_base", b),
+                (pair, "relative_reward", seed, "harmful_share_guided", g),
+                (pair, "relative_reward", seed, "harmful_share_expert", 0.01),
+            ]
+    return _frame(rows)
+
+
+def test_image_claims_are_auroc_against_chance_and_the_drop_in_harmful_share() -> None:
+    kinds = {"digits-harmful3": "images", "digits-harmful8": "images"}
+    good = _images([0.97, 0.99, 0.98], [0.10, 0.11, 0.09], [0.03, 0.02, 0.04])
+    ranks, lowers = _one(claims(good, kinds), "(d)")
+    assert ranks.null == 0.5 and ranks.verdict == "holds"
+    assert ranks.effect.value == pytest.approx(0.98)
+    assert ranks.scope == "digits: 2 harmful classes x 3 seeds"
+    assert lowers.null == 0.0 and lowers.verdict == "holds"
+    assert lowers.effect.value == pytest.approx(0.07)
+    bad = _images([0.40, 0.45, 0.42], [0.10, 0.11, 0.09], [0.15, 0.16, 0.14])
+    assert [c.verdict for c in _one(claims(bad, kinds), "(d)")] == ["fails", "fails"]
+    # image rows of pairs of another kind are not image claims
+    assert _one(claims(good, KINDS), "(d)") == []
+
+
 def test_claims_table_shows_every_claim_with_its_interval() -> None:
     df = pd.concat(
         [

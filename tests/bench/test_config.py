@@ -37,7 +37,7 @@ def test_default_suite(make_config) -> None:
     assert hopper.base.unit == hopper.expert.unit  # one PPO run gives both levels
     assert hopper.sizes["diffusion"]["denoiser"] == "mlp"
     # Hopper is steered as in the official runs; mazes by classifier guidance
-    assert hopper.sizes["steering"]["scales"] == [0.2]  # the official scale (0.5 in the paper suite)
+    assert hopper.sizes["steering"]["scales"] == [0.2]  # official; 0.5 in the paper suite
     assert hopper.sizes["steering"]["t_stopgrad"] == 10
     assert hopper.sizes["steering"]["scale_by_variance"] is False
     assert maze.sizes["steering"]["t_stopgrad"] == 0
@@ -58,7 +58,7 @@ def test_smoke_suite_and_overrides(make_config) -> None:
     assert list(cfg["method"]) == ["relative_reward", "gail"]
     assert cfg["seeds"] == [0, 1] and cfg["agent"]["algo"] == "sac"
     pairs = expand_pairs(cfg["pair"], cfg["sizes"])
-    assert [p.name for p in pairs] == ["umaze-goal6", "hopper-medium-expert"]
+    assert [p.name for p in pairs] == ["umaze-goal6", "hopper-medium-expert", "digits-harmful3"]
     assert pairs[0].sizes["retrain"]["timesteps"] == 999
     assert pairs[1].sizes["retrain"]["timesteps"] == 512  # locomotion.overrides wins
 
@@ -136,7 +136,24 @@ def test_claims_suite_runs_each_stage_on_the_pairs_its_claim_needs(make_config) 
     assert pairs["umaze-goal0"].sizes["retrain"]["learning_bar"] == 80
     assert pairs["hopper-medium-replay-expert"].sizes["retrain"]["learning_bar"] == 50
     # goals that only draw heatmaps train smaller models
-    assert pairs["medium-goal3"].sizes["diffusion"]["steps"] < pairs["umaze-goal6"].sizes[
-        "diffusion"
-    ]["steps"]
+    assert (
+        pairs["medium-goal3"].sizes["diffusion"]["steps"]
+        < pairs["umaze-goal6"].sizes["diffusion"]["steps"]
+    )
     assert pairs["umaze-goal1"].sizes["diffusion"] == pairs["medium-goal3"].sizes["diffusion"]
+
+
+def test_image_pairs_one_per_harmful_class_and_only_in_the_images_stage(make_config) -> None:
+    cfg = make_config("suite=smoke", "pair=[umaze,digits]", "sizes.images.harmful=[1,8]")
+    pairs = expand_pairs(cfg["pair"], cfg["sizes"])
+    images = [p for p in pairs if p.kind == "images"]
+    assert [p.name for p in images] == ["digits-harmful1", "digits-harmful8"]
+    assert images[1].options == {"harmful": 8}
+    assert images[0].sizes["digits"]["reward_steps"] == 30
+    assert not images[0].kind_impl.trajectory and pairs[0].kind_impl.trajectory
+    every = make_config("suite=smoke", "pair=[digits]", "sizes.images.harmful=all")
+    assert len(expand_pairs(every["pair"], every["sizes"])) == 10
+    with pytest.raises(ConfigError, match="harmful=\\[10\\]; expected a list of digit classes"):
+        expand_pairs({"digits": {"kind": "images", "harmful": [10]}}, cfg["sizes"])
+    with pytest.raises(ConfigError, match="image pair: it has no environment"):
+        images[0].kind_impl.make_env(images[0])

@@ -86,6 +86,9 @@ BAD_OPTIONS = [
         "positive integer",
     ),
     ("sizes.steering.pairs=some", "sizes.steering.pairs=some", "pair-name patterns"),
+    ("sizes.images.harmful=[12]", "sizes.images.harmful=[12]", "digit classes 0..9"),
+    ("sizes.digits.reward_steps=0", "sizes.digits.reward_steps=0", "positive integer"),
+    ("+sizes.digits.target=other", "sizes.digits.target=other", "score"),
 ]
 
 
