@@ -20,7 +20,7 @@ from rr_gym.baselines._common import loop_config, seeded
 from rr_gym.baselines.discriminator import DiscriminatorTrainer, fit_pair_normalizer
 from rr_gym.baselines.inputs import check_same_data_kind, data_horizon, load_windows
 from rr_gym.baselines.results import RewardResult
-from rr_gym.diffusion.gaussian import GaussianDiffusion, _randn
+from rr_gym.diffusion.gaussian import GaussianDiffusion
 from rr_gym.diffusion.schedule import NoiseSchedule
 from rr_gym.errors import CheckpointError, ConfigError, DataError
 from rr_gym.layout import TransitionLayout
@@ -154,10 +154,8 @@ class NoisedDiscriminatorTrainer(DiscriminatorTrainer):
 
     def classifier_input(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x_t, t)``: the batch noised to steps ``t`` drawn uniformly."""
-        t = torch.randint(0, self.schedule.n_steps, (len(batch),), generator=self.generator)
-        t = t.to(self.device)
-        noise = _randn(tuple(batch.shape), batch, self.generator)
-        return self.schedule.add_noise(batch, noise, t), t
+        xt, t, _ = self.schedule.draw_noised(batch, self.generator)
+        return xt, t
 
     def options(self) -> dict[str, Any]:
         return {"schedule": self.schedule.to_dict()}

@@ -14,7 +14,6 @@ from rr_gym.diffusion.process import (
     Prediction,
     Sampler,
     SampleResult,
-    _randn,
 )
 from rr_gym.diffusion.schedule import NoiseSchedule
 from rr_gym.errors import CheckpointError, ConfigError, IncompatibleModelsError
@@ -166,12 +165,8 @@ class GaussianDiffusion(DiffusionProcess, Checkpointable):
         entries (:meth:`condition`) clean in ``x_t`` and in the reconstruction. Returns a
         scalar."""
         self.check_input(x0, "trajectories")
-        batch = x0.shape[0]
-        gen_device = generator.device if generator is not None else x0.device
-        t = torch.randint(0, self.n_steps, (batch,), generator=generator, device=gen_device)
-        t = t.to(x0.device)
-        noise = _randn(tuple(x0.shape), x0, generator)
-        xt = self.condition(self.schedule.add_noise(x0, noise, t), x0)
+        xt, t, noise = self.schedule.draw_noised(x0, generator)
+        xt = self.condition(xt, x0)
         out = self.model(xt, t)
         error = out - noise if self.predict_epsilon else self.condition(out, x0) - x0
         return torch.mean(error**2 * self.loss_weights(x0.device))

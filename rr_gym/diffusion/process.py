@@ -18,7 +18,7 @@ from torch import nn
 
 from rr_gym.diffusion.conditioning import Inpainting
 from rr_gym.diffusion.guidance import Guidance
-from rr_gym.diffusion.schedule import NoiseSchedule, Posterior
+from rr_gym.diffusion.schedule import NoiseSchedule, Posterior, randn
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 
 __all__ = ["DiffusionProcess", "Prediction", "SampleResult", "Sampler"]
@@ -46,15 +46,6 @@ class SampleResult(NamedTuple):
     x: torch.Tensor
     chain: torch.Tensor | None
     timesteps: torch.Tensor
-
-
-def _randn(
-    shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
-) -> torch.Tensor:
-    """Standard normal noise on ``like``'s device; ``generator`` may live on another device."""
-    gen_device = generator.device if generator is not None else like.device
-    noise = torch.randn(shape, generator=generator, device=gen_device, dtype=like.dtype)
-    return noise.to(like.device)
 
 
 class DiffusionProcess(nn.Module, abc.ABC):
@@ -215,7 +206,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
         post = self.p_mean_variance(x, t, clip=clip, **model_kwargs)
         if int(t[0]) == 0:
             return post.mean
-        return post.mean + (0.5 * post.log_variance).exp() * _randn(tuple(x.shape), x, generator)
+        return post.mean + (0.5 * post.log_variance).exp() * randn(tuple(x.shape), x, generator)
 
     def _ddim_step(
         self,
@@ -238,7 +229,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
         sigma = eta * ((1 - ac_prev) / (1 - ac) * (1 - ac / ac_prev)).sqrt()
         x_prev = ac_prev.sqrt() * x0 + (1 - ac_prev - sigma**2).clamp(min=0).sqrt() * eps
         if eta > 0:
-            x_prev = x_prev + sigma * _randn(tuple(x.shape), x, generator)
+            x_prev = x_prev + sigma * randn(tuple(x.shape), x, generator)
         return x_prev
 
     @torch.no_grad()
@@ -277,7 +268,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
         kwargs = dict(model_kwargs or {})
         device = self.device
         ref = torch.empty(0, device=device, dtype=next(self.parameters()).dtype)
-        x = _randn((batch_size, *self.sample_shape), ref, generator)
+        x = randn((batch_size, *self.sample_shape), ref, generator)
         if inpainting is not None:
             x = inpainting.apply(x)
         steps = self.timesteps(sampler, n_steps)

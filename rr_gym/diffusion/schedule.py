@@ -39,6 +39,16 @@ def _cosine_betas(n_steps: int, s: float = 0.008) -> np.ndarray:
     return np.clip(betas, 0.0, 0.999)
 
 
+def randn(
+    shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Standard normal noise of ``shape`` with ``like``'s dtype, on ``like``'s device;
+    ``generator`` may live on another device."""
+    gen_device = generator.device if generator is not None else like.device
+    noise = torch.randn(shape, generator=generator, device=gen_device, dtype=like.dtype)
+    return noise.to(like.device)
+
+
 class NoiseSchedule:
     """A discrete DDPM noise schedule with ``n_steps`` diffusion steps, indexed ``0..n_steps-1``.
 
@@ -127,6 +137,19 @@ class NoiseSchedule:
         return table[t].reshape(-1, *([1] * (like.dim() - 1)))
 
     # ----------------------------------------------------------------- forward process
+    def draw_noised(
+        self, x0: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x_t, t, noise)``: clean samples ``x0`` ``(B, ...)`` noised to steps ``t``
+        ``(B,)`` drawn uniformly, then standard normal ``noise`` (``x0``'s shape), both from
+        ``generator`` (any device); what every denoising and gradient-matching loss trains on.
+        """
+        gen_device = generator.device if generator is not None else x0.device
+        t = torch.randint(0, self.n_steps, (x0.shape[0],), generator=generator, device=gen_device)
+        t = t.to(x0.device)
+        noise = randn(tuple(x0.shape), x0, generator)
+        return self.add_noise(x0, noise, t), t, noise
+
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Sample ``x_t ~ q(x_t | x_0)``: ``sqrt(abar_t) x0 + sqrt(1 - abar_t) noise``.
 

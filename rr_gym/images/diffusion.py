@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from rr_gym.checkpoint import Checkpointable
-from rr_gym.diffusion.process import DiffusionProcess, _randn
+from rr_gym.diffusion.process import DiffusionProcess
 from rr_gym.diffusion.schedule import NoiseSchedule
 from rr_gym.errors import CheckpointError, ConfigError, IncompatibleModelsError
 
@@ -129,12 +129,8 @@ class ImageDiffusion(DiffusionProcess, Checkpointable):
         """Mean squared error of the noise (``predict_epsilon``) or of the clean image, for
         clean images ``x0`` ``(B, C, H, W)`` at steps drawn uniformly; a scalar."""
         self.check_input(x0, "images")
-        batch = x0.shape[0]
-        gen_device = generator.device if generator is not None else x0.device
-        t = torch.randint(0, self.n_steps, (batch,), generator=generator, device=gen_device)
-        t = t.to(x0.device)
-        noise = _randn(tuple(x0.shape), x0, generator)
-        out = self.network_output(self.schedule.add_noise(x0, noise, t), t, **model_kwargs)
+        xt, t, noise = self.schedule.draw_noised(x0, generator)
+        out = self.network_output(xt, t, **model_kwargs)
         return torch.mean((out - (noise if self.predict_epsilon else x0)) ** 2)
 
     def check_compatible(self, other: DiffusionProcess) -> None:

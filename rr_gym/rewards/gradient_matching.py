@@ -13,7 +13,7 @@ from torch import nn
 from rr_gym.checkpoint import Checkpointable
 from rr_gym.diffusion.conditioning import Inpainting
 from rr_gym.diffusion.gaussian import GaussianDiffusion
-from rr_gym.diffusion.process import DiffusionProcess, Sampler, _randn
+from rr_gym.diffusion.process import DiffusionProcess, Sampler
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import TorchRewardModel
@@ -254,11 +254,9 @@ class GradientMatchingTrainer(Trainer):
         """``(x_t, t, model_kwargs)``: noised data (Algorithm 1) or points of base sampling
         chains (2), with the networks' conditions of each."""
         batch = x0.shape[0]
-        n_steps = self.base.n_steps
         if self.source == "data":
-            t = torch.randint(0, n_steps, (batch,), generator=self.generator).to(self.device)
-            noise = _randn(tuple(x0.shape), x0, self.generator)
-            xt = self.base.condition(self.base.schedule.add_noise(x0, noise, t), x0)
+            xt, t, _ = self.base.schedule.draw_noised(x0, self.generator)
+            xt = self.base.condition(xt, x0)
             rows = self._rows
             kwargs = {k: v[rows] for k, v in self.conditions.items()} if rows is not None else {}
             return xt, t, kwargs
