@@ -117,9 +117,13 @@ def retrain_scores(df: pd.DataFrame) -> tuple[dict[str, np.ndarray], list[str]]:
     return out, pairs
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 seed"``, ``"3 seeds"``; nouns ending in s take ``es`` (``"2 classes"``)."""
+    return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("s") else "s")
+
+
 def _seeds(frame: pd.DataFrame) -> str:
-    n = frame["seed"].nunique()
-    return f"{n} seed" + ("" if n == 1 else "s")
+    return _count(frame["seed"].nunique(), "seed")
 
 
 def _goal_claims(df: pd.DataFrame) -> list[Claim]:
@@ -173,8 +177,8 @@ def _steering_claims(df: pd.DataFrame, kinds: dict[str, str]) -> list[Claim]:
             out.append(
                 Claim(
                     claim="(b) steering with the relative reward raises the base planner",
-                    scope=f"{kind}, scale {column.split('@')[1]}: {n_pairs} pairs x "
-                    f"{len(per_seed)} seeds",
+                    scope=f"{kind}, scale {column.split('@')[1]}: {_count(n_pairs, 'pair')} x "
+                    f"{_count(len(per_seed), 'seed')}",
                     measure=f"guided - base {what}",
                     effect=effect,
                     null=0.0,
@@ -233,7 +237,7 @@ def _retrain_claims(df: pd.DataFrame, bars: dict[str, float], reps: int) -> list
         out.append(
             Claim(
                 claim=f"(c) agents retrained on the relative reward beat {method}",
-                scope=f"{len(pairs)} pairs x {int(keep.sum())} seeds",
+                scope=f"{_count(len(pairs), 'pair')} x {_count(int(keep.sum()), 'seed')}",
                 measure="probability of improvement (rliable)",
                 effect=effect,
                 null=0.5,
@@ -275,8 +279,8 @@ def _image_claims(df: pd.DataFrame, kinds: dict[str, str]) -> list[Claim]:
         out.append(
             Claim(
                 claim=claim,
-                scope=f"digits: {n_pairs} harmful class{'es' if n_pairs > 1 else ''} x "
-                f"{len(per_seed)} seed{'s' if len(per_seed) > 1 else ''}",
+                scope=f"digits: {_count(n_pairs, 'harmful class')} x "
+                f"{_count(len(per_seed), 'seed')}",
                 measure=measure,
                 effect=effect,
                 null=null,

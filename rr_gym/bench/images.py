@@ -8,10 +8,11 @@ them, held-out ranking and guided sampling) and stores its metrics as result row
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IMAGE_METRICS", "images_unit"]
+__all__ = ["IMAGE_METRICS", "digits_config", "images_unit"]
 
 #: The metrics of a digits run kept as result rows.
 IMAGE_METRICS = (
@@ -24,16 +25,30 @@ IMAGE_METRICS = (
 )
 
 
-def images_unit(
-    pair: Any, seed: int, out_dir: Path, *, device: str = "cpu", progress: bool = False
-) -> list[dict[str, Any]]:
-    """Run the digits experiment of ``pair`` (its ``options["harmful"]`` class, the sizes of
-    its ``sizes.digits``) at ``seed`` into ``out_dir``; its metrics as result rows."""
-    from rr_gym.bench.runner import row
-    from rr_gym.images.digits import DigitsConfig, run_digits
+def digits_config(pair: Any, seed: int) -> dict[str, Any]:
+    """The full :class:`~rr_gym.images.digits.DigitsConfig` of ``pair`` at ``seed`` (its
+    ``options["harmful"]`` class, its ``sizes.digits`` over the defaults), as the unit's
+    cache key hashes it.
+
+    Raises:
+        ConfigError: a size the experiment does not accept.
+    """
+    from rr_gym.images.digits import DigitsConfig
 
     sizes = dict(pair.sizes.get("digits") or {})
     config = DigitsConfig(harmful=int(pair.options["harmful"]), seed=int(seed), **sizes)
+    return asdict(config)
+
+
+def images_unit(
+    pair: Any, seed: int, out_dir: Path, *, device: str = "cpu", progress: bool = False
+) -> list[dict[str, Any]]:
+    """Run the digits experiment of ``pair`` at ``seed`` (:func:`digits_config`) into
+    ``out_dir``; its metrics as result rows."""
+    from rr_gym.bench.runner import row
+    from rr_gym.images.digits import DigitsConfig, run_digits
+
+    config = DigitsConfig(**digits_config(pair, seed))
     metrics = run_digits(config, out_dir, device=device, progress=progress)
     seconds = float(metrics["seconds_total"])
     return [

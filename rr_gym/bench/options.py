@@ -181,6 +181,17 @@ def _harmful(value: Any) -> str | None:
     return None if ok else "expected a list of digit classes 0..9 or all"
 
 
+def _widths(value: Any) -> str | None:
+    ok = (
+        isinstance(value, list | tuple)
+        and value
+        and all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 4 and c % 4 == 0 for c in value
+        )
+    )
+    return None if ok else "expected a list of block widths, multiples of 4"
+
+
 def _one_of(*options: str) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if value in options else f"expected one of {list(options)}"
@@ -247,6 +258,8 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "scale": _positive_float("a guidance scale"),
         "batch_size": _BATCH,
         "target": _one_of("score", "posterior_mean"),
+        "unet_channels": _widths,
+        "reward_channels": _widths,
     },
     "steering": {
         "episodes": _int_at_least(0, "episodes per condition; 0 skips steering"),

@@ -11,6 +11,7 @@ depends on through :func:`needs`, so any subset of stages can be run;
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import time
@@ -503,17 +504,17 @@ def stage_images(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
     items = seeds_and_pairs(run, trajectory=False)
     if not items or "relative_reward" not in run.methods:
         return {}
-    import importlib.util
-
     missing = [m for m in ("diffusers", "sklearn") if importlib.util.find_spec(m) is None]
     if missing:
         raise ConfigError(
             f"pairs {sorted({p.name for p, _ in items})} need {missing}, of the images extra: "
             "pip install 'rr_gym[images]' (or leave the digits pair out of pair=[...])"
         )
+    from rr_gym.bench.images import digits_config
+
     specs = [
         UnitSpec(
-            {"digits": pair.sizes.get("digits") or {}, "pair": _pair_config(pair), "seed": seed},
+            {"digits": digits_config(pair, seed), "pair": _pair_config(pair)},
             _images(run, pair, seed),
             [],
         )

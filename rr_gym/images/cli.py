@@ -17,6 +17,13 @@ from rr_gym.errors import RRGymError
 __all__ = ["main"]
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}; expected widths like 16,32") from exc
+
+
 def _parser() -> argparse.ArgumentParser:
     from rr_gym.images.digits import DigitsConfig
 
@@ -38,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=["score", "posterior_mean"], default=d.target)
     p.add_argument("--samples", type=int, default=d.samples, help="images per generator")
     p.add_argument("--scale", type=float, default=d.scale, help="guidance scale")
+    p.add_argument("--unet-channels", type=_widths, default=d.unet_channels, help="e.g. 16,32")
+    p.add_argument("--reward-channels", type=_widths, default=d.reward_channels, help="e.g. 16,32")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -60,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             target=args.target,
             samples=args.samples,
             scale=args.scale,
+            batch_size=args.batch_size,
+            unet_channels=args.unet_channels,
+            reward_channels=args.reward_channels,
         )
         metrics = run_digits(config, args.out, device=args.device, progress=not args.no_progress)
     except ImportError as exc:

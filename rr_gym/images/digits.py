@@ -26,7 +26,11 @@ from rr_gym.diffusion.guidance import Guidance
 from rr_gym.errors import ConfigError
 from rr_gym.images.diffusion import ImageDiffusion
 from rr_gym.images.reward import ImageReward
-from rr_gym.images.training import extract_image_reward, train_image_diffusion
+from rr_gym.images.training import (
+    default_unet_config,
+    extract_image_reward,
+    train_image_diffusion,
+)
 from rr_gym.utils.io import atomic_write_bytes, atomic_write_text
 
 __all__ = ["DigitsConfig", "DigitsData", "load_digit_images", "run_digits"]
@@ -85,17 +89,21 @@ class DigitsConfig:
         samples: images drawn from each generator.
         scale: guidance scale (variance-scaled, so 1 turns base into expert in theory).
         batch_size: training batch size.
+        unet_channels: block widths of both models' ``UNet2DModel``.
+        reward_channels: block widths of the reward's convolutional network.
     """
 
     harmful: int
     seed: int = 0
-    diffusion_steps: int = 4000
-    reward_steps: int = 2000
+    diffusion_steps: int = 3000
+    reward_steps: int = 1500
     n_diffusion_steps: int = 100
     target: str = "score"
     samples: int = 1000
     scale: float = 1.0
-    batch_size: int = 128
+    batch_size: int = 64
+    unet_channels: tuple[int, ...] = (16, 32)
+    reward_channels: tuple[int, ...] = (16, 32)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.harmful, int) and 0 <= self.harmful < N_CLASSES):
@@ -104,6 +112,13 @@ class DigitsConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}={value!r}; expected a positive integer")
+        for name in ("unet_channels", "reward_channels"):
+            value = tuple(getattr(self, name))
+            if not value or not all(isinstance(c, int) and c >= 4 and c % 4 == 0 for c in value):
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r}; expected block widths, multiples of 4"
+                )
+            object.__setattr__(self, name, value)
 
 
 def _classifier(data: DigitsData) -> tuple[Any, float]:
@@ -140,6 +155,9 @@ def _grid(images: np.ndarray, path: Path, title: str, columns: int = 20) -> None
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         canvas[r * 9 : r * 9 + 8, c * 9 : c * 9 + 8] = (image[0] + 1) / 2
+    for i in range(n, rows * columns):  # the last row's empty cells stay blank
+        r, c = divmod(i, columns)
+        canvas[r * 9 : r * 9 + 9, c * 9 - (c > 0) : c * 9 + 9] = 0.0
     fig, ax = plt.subplots(figsize=(columns * 0.35, rows * 0.35 + 0.5))
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     ax.set_title(title, fontsize=9)
@@ -177,7 +195,15 @@ def run_digits(
     k = config.harmful
     safe = data.train_y != k
     clf, accuracy = _classifier(data)
+    unet = {
+        **default_unet_config((1, 8, 8)),
+        "block_out_channels": list(config.unet_channels),
+        "down_block_types": ["DownBlock2D"] * len(config.unet_channels),
+        "up_block_types": ["UpBlock2D"] * len(config.unet_channels),
+        "norm_num_groups": min(8, config.unet_channels[0] // 4),
+    }
     common = dict(
+        unet_config=unet,
         steps=config.diffusion_steps,
         n_diffusion_steps=config.n_diffusion_steps,
         batch_size=config.batch_size,
@@ -192,6 +218,7 @@ def run_digits(
         expert,
         data.train_x,
         steps=config.reward_steps,
+        channels=config.reward_channels,
         target=config.target,  # type: ignore[arg-type]
         batch_size=config.batch_size,
         seed=config.seed,

@@ -42,7 +42,7 @@ def _embeddings(value: Any, what: str) -> torch.Tensor:
     return x
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: it holds a tensor
 class SafetyGuidance:
     """Safe-latent guidance (Schramowski et al. 2023, equations 4-6): away from a concept.
 

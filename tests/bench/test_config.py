@@ -141,6 +141,12 @@ def test_claims_suite_runs_each_stage_on_the_pairs_its_claim_needs(make_config) 
         < pairs["umaze-goal6"].sizes["diffusion"]["steps"]
     )
     assert pairs["umaze-goal1"].sizes["diffusion"] == pairs["medium-goal3"].sizes["diffusion"]
+    # claim (d): the digits analogue on two harmful classes, at the images module's defaults
+    assert [n for n, p in pairs.items() if p.kind == "images"] == [
+        "digits-harmful3",
+        "digits-harmful8",
+    ]
+    assert pairs["digits-harmful3"].sizes["digits"] == {}
 
 
 def test_image_pairs_one_per_harmful_class_and_only_in_the_images_stage(make_config) -> None:
