@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import DDPMScheduler, UNet2DConditionModel, UNet2DModel
+from diffusers import DDPMScheduler, UNet2DModel
 
 import rr_gym
 from rr_gym.diffusion import NoiseSchedule
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.images import ImageDiffusion, build_unet, default_unet_config
+from tests.images._unets import conditional_unet
 
 
 def _unet(size: int = 8, channels: int = 1) -> UNet2DModel:
@@ -89,19 +90,7 @@ def test_models_of_different_schedules_or_sizes_are_incompatible() -> None:
 
 
 def test_conditional_unet_takes_prompt_embeddings() -> None:
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        norm_num_groups=4,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=12,
-        attention_head_dim=4,
-    )
+    unet = conditional_unet(12, attention_head_dim=4)
     model = ImageDiffusion(
         unet,
         NoiseSchedule(10, "scaled_linear", beta_start=0.00085, beta_end=0.012),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import UNet2DConditionModel
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
@@ -21,25 +20,14 @@ from rr_gym.images import (
     SafetyGuidance,
     extract_image_reward,
 )
+from tests.images._unets import conditional_unet
 
 EMB = 6  # cross-attention size of the tiny network
 LENGTH = 3  # tokens per prompt
 
 
 def _stable_diffusion_like(seed: int = 0) -> ImageDiffusion:
-    torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        norm_num_groups=4,
-        cross_attention_dim=EMB,
-        attention_head_dim=2,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-    )
+    unet = conditional_unet(EMB, seed=seed)
     schedule = NoiseSchedule(50, "scaled_linear", beta_start=0.00085, beta_end=0.012)
     return ImageDiffusion(unet, schedule, clip_denoised=None).eval()
 

@@ -7,26 +7,15 @@ import json
 
 import pytest
 import torch
-from diffusers import DDIMScheduler, UNet2DConditionModel
+from diffusers import DDIMScheduler
 
 from rr_gym.errors import CheckpointError, ConfigError, WeightsNotFoundError
 from rr_gym.images import load_pretrained
+from tests.images._unets import conditional_unet
 
 
 def _pipeline_folder(root, *, safe: bool = True, prediction: str = "epsilon"):
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        norm_num_groups=4,
-        cross_attention_dim=6,
-        attention_head_dim=2,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-    )
+    unet = conditional_unet(6)
     unet.save_pretrained(root / "unet", safe_serialization=safe)
     scheduler = DDIMScheduler(  # Stable Diffusion 1.x's schedule
         beta_start=0.00085,
