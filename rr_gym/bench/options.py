@@ -164,6 +164,14 @@ def _pair_patterns(value: Any) -> str | None:
     return "expected all or a non-empty list of pair-name patterns, e.g. [umaze-goal0, 'hopper-*']"
 
 
+def _method_names(value: Any) -> str | None:
+    if value == "all" or (
+        isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
+    ):
+        return None
+    return "expected all or a non-empty list of method names, e.g. [relative_reward, discriminator]"
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "expected true or false"
 
@@ -204,6 +212,7 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
     "": {
         "data_seed": _int_at_least(0, "the datasets' seed"),
         "holdout_every": _int_at_least(2, "every n-th episode is held out"),
+        "methods": _method_names,
     },
     "maze": {"data_steps": _STEPS},
     "images": {"harmful": _harmful},

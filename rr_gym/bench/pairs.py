@@ -17,7 +17,7 @@ import copy
 import dataclasses
 import fnmatch
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,23 @@ class PairSpec:
         """
         patterns = (self.sizes.get(stage) or {}).get("pairs", "all")
         return patterns == "all" or any(fnmatch.fnmatchcase(self.name, p) for p in patterns)
+
+
+    def methods(self, selected: Iterable[str]) -> list[str]:
+        """The methods of ``selected`` (the run's, in order) fit on this pair: those its
+        ``sizes.methods`` names, or all of them (the default). A suite fits only the methods
+        its claims need on a pair (the claims suite: the relative reward and the
+        discriminator on the maze goals that only draw heatmaps).
+
+        >>> pair = PairSpec("medium-goal3", "maze", "medium", None, None,
+        ...                 sizes={"methods": ["relative_reward", "discriminator"]})
+        >>> pair.methods(["relative_reward", "gail", "discriminator"])
+        ['relative_reward', 'discriminator']
+        >>> PairSpec("umaze-goal0", "maze", "umaze", None, None).methods(["gail", "bc"])
+        ['gail', 'bc']
+        """
+        names = self.sizes.get("methods", "all")
+        return [m for m in selected if names == "all" or m in names]
 
 
 #: Stages whose size section may restrict them to some pairs (``pairs: [patterns]``).
@@ -456,3 +473,25 @@ def _warn_unmatched(pairs: list[PairSpec], sizes: Mapping[str, Any]) -> None:
             logger.warning(
                 "%s has %s, which match no pair of this run (pairs: %s)", option, unmatched, names
             )
+
+
+def warn_unknown_methods(pairs: Iterable[PairSpec], known: Iterable[str]) -> None:
+    """Warn about each name of a pair's ``sizes.methods`` that is no method config of the bench
+    (``known``: a typo would silently drop a method from that pair; a method the run did
+    not select is fine)."""
+    known = set(known)
+    unknown = sorted(
+        {
+            name
+            for pair in pairs
+            if (given := pair.sizes.get("methods", "all")) != "all"
+            for name in given
+            if name not in known
+        }
+    )
+    if unknown:
+        logger.warning(
+            "sizes.methods names %s, which are not bench methods (known: %s)",
+            unknown,
+            sorted(known),
+        )

@@ -17,13 +17,14 @@ import shlex
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rr_gym.bench.cache import CachedUnit, StageCache, read_unit_json
 from rr_gym.bench.methods import METHODS
 from rr_gym.bench.options import STAGES, validate_config
-from rr_gym.bench.pairs import PairSpec, expand_pairs
+from rr_gym.bench.pairs import PairSpec, expand_pairs, warn_unknown_methods
 from rr_gym.bench.results import ResultRow, ResultsTable
 from rr_gym.bench.scheduler import UnitPlan
 from rr_gym.errors import CheckpointError
@@ -238,6 +239,9 @@ def run_bench(
     options = validate_config(config)
     sizes = dict(config.get("sizes") or {})
     pairs = expand_pairs(config.get("pair") or {}, sizes)
+    method_configs = resources.files("rr_gym.bench.conf") / "method"
+    known = [f.name.removesuffix(".yaml") for f in method_configs.iterdir()]
+    warn_unknown_methods(pairs, [*options.methods, *known])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = BenchRun(

@@ -306,14 +306,21 @@ def _fit(
 
 
 def stage_rewards(run: BenchRun, state: State) -> dict[tuple[str, str, int], ModelRef]:
-    """Fit every method on every (pair, seed)."""
+    """Fit every method on every (pair, seed) (on a pair, the methods its ``sizes.methods``
+    names)."""
     datasets = needs(run, state, "datasets")
-    needs_models = any(METHODS[m["kind"]].needs_diffusion for m in run.methods.values())
+    needs_models = any(
+        METHODS[run.methods[name]["kind"]].needs_diffusion
+        for pair in run.pairs
+        if pair.kind_impl.trajectory
+        for name in pair.methods(run.methods)
+    )
     diffusion = needs(run, state, "diffusion") if needs_models else {}
     specs, slots = [], []
     for pair, seed in seeds_and_pairs(run):
         refs: DataRefs = datasets[pair.name]
-        for name, method in run.methods.items():
+        for name in pair.methods(run.methods):
+            method = run.methods[name]
             impl = METHODS[method["kind"]]
             inputs = [refs.keys["base"], refs.keys["expert"]]
             models = diffusion[(pair.name, seed)] if impl.needs_diffusion else None
@@ -356,7 +363,7 @@ def stage_evaluate(run: BenchRun, state: State) -> dict[tuple[str, str, int], Pa
     specs, slots = [], []
     for pair, seed in seeds_and_pairs(run):
         refs: DataRefs = datasets[pair.name]
-        for name in run.reward_methods():
+        for name in pair.methods(run.reward_methods()):
             reward: ModelRef = rewards[(pair.name, name, seed)]
             config = {
                 "evaluate": pair.sizes.get("evaluate") or {},
@@ -415,7 +422,7 @@ def stage_retrain(run: BenchRun, state: State) -> dict[tuple[str, str, int], Pat
     specs, slots = [], []
     for pair, seed in items:
         refs: DataRefs = datasets[pair.name]
-        for name in run.methods:
+        for name in pair.methods(run.methods):
             reward: ModelRef = rewards[(pair.name, name, seed)]
             config = {
                 "agent": run.agent if reward.produces == "reward" else None,
@@ -467,7 +474,8 @@ def stage_steering(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
     specs, slots = [], []
     for pair, seed in items:
         sizes = pair.sizes["steering"]
-        guides = [g for g in sizes.get("guides", ["relative_reward"]) if g in run.methods]
+        fitted = pair.methods(run.methods)
+        guides = [g for g in sizes.get("guides", ["relative_reward"]) if g in fitted]
         models = diffusion[(pair.name, seed)]
         guide_refs = {g: rewards[(pair.name, g, seed)] for g in guides}
         config = {"steering": sizes, "pair": _pair_config(pair), "guides": guides, "seed": seed}

@@ -149,3 +149,22 @@ def test_ray_multirun(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     _check_sweep(sweep)
+
+
+def test_sizes_methods_fits_only_the_named_methods_on_a_pair(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = _bench(
+        "suite=smoke",
+        "pair=[umaze]",
+        "method=[discriminator,bc]",
+        "stages=[datasets,rewards,evaluate]",
+        "sizes.maze.data_steps=1200",
+        "progress=false",
+        "+sizes.methods=[discriminator,discriminatr]",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
+    rows = ResultsTable(out / "results.csv").read()
+    assert {r.method for r in rows} == {"discriminator"}
+    assert {r.metric for r in rows} >= {"fit_seconds", "pearson"}
+    assert "['discriminatr'], which are not bench methods" in proc.stdout + proc.stderr
