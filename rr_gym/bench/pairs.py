@@ -111,7 +111,6 @@ class PairSpec:
         patterns = (self.sizes.get(stage) or {}).get("pairs", "all")
         return patterns == "all" or any(fnmatch.fnmatchcase(self.name, p) for p in patterns)
 
-
     def methods(self, selected: Iterable[str]) -> list[str]:
         """The methods of ``selected`` (the run's, in order) fit on this pair: those its
         ``sizes.methods`` names, or all of them (the default). A suite fits only the methods

@@ -143,9 +143,11 @@ def test_claims_suite_runs_each_stage_on_the_pairs_its_claim_needs(make_config) 
     assert pairs["umaze-goal1"].sizes["diffusion"] == pairs["medium-goal3"].sizes["diffusion"]
     # every method where agents are retrained; elsewhere the methods the pair's claims need
     every = list(cfg["method"])
-    assert pairs["umaze-goal6"].methods(every) == pairs["hopper-medium-replay-expert"].methods(
-        every
-    ) == every
+    assert (
+        pairs["umaze-goal6"].methods(every)
+        == pairs["hopper-medium-replay-expert"].methods(every)
+        == every
+    )
     assert pairs["medium-goal3"].methods(every) == ["relative_reward", "discriminator"]
     steered_only = pairs["walker2d-medium-replay-expert"]
     assert set(steered_only.methods(every)) == set(steered_only.sizes["steering"]["guides"])
