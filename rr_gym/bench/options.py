@@ -156,20 +156,21 @@ def _scales(value: Any) -> str | None:
     return "expected a non-empty list of finite numbers (guidance scales), e.g. [1.0, 4.0]"
 
 
-def _pair_patterns(value: Any) -> str | None:
-    if value == "all" or (
-        isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
-    ):
-        return None
-    return "expected all or a non-empty list of pair-name patterns, e.g. [umaze-goal0, 'hopper-*']"
+def _all_or_names(expected: str) -> Callable[[Any], str | None]:
+    """A check of ``all`` or a non-empty list of non-empty strings (``expected`` names them)."""
+
+    def check(value: Any) -> str | None:
+        if value == "all" or (
+            isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
+        ):
+            return None
+        return f"expected all or a non-empty list of {expected}"
+
+    return check
 
 
-def _method_names(value: Any) -> str | None:
-    if value == "all" or (
-        isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)
-    ):
-        return None
-    return "expected all or a non-empty list of method names, e.g. [relative_reward, discriminator]"
+_pair_patterns = _all_or_names("pair-name patterns, e.g. [umaze-goal0, 'hopper-*']")
+_method_names = _all_or_names("method names, e.g. [relative_reward, discriminator]")
 
 
 def _boolean(value: Any) -> str | None:
