@@ -238,10 +238,8 @@ def run_bench(
 
     options = validate_config(config)
     sizes = dict(config.get("sizes") or {})
-    pairs = expand_pairs(config.get("pair") or {}, sizes)
-    method_configs = resources.files("rr_gym.bench.conf") / "method"
-    known = [f.name.removesuffix(".yaml") for f in method_configs.iterdir()]
-    warn_unknown_methods(pairs, [*options.methods, *known])
+    pairs = expand_pairs(config.get("pair") or {}, sizes, known=_config_names("pair"))
+    warn_unknown_methods(pairs, [*options.methods, *_config_names("method")])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = BenchRun(
@@ -298,6 +296,12 @@ def run_bench(
     return BenchSummary(
         out, run.results.path, report_path, run.timings, time.perf_counter() - run.started
     )
+
+
+def _config_names(group: str) -> list[str]:
+    """The names of the bench's configs of one Hydra group (``conf/<group>/*.yaml``)."""
+    folder = resources.files("rr_gym.bench.conf") / group
+    return [f.name.removesuffix(".yaml") for f in folder.iterdir() if f.name.endswith(".yaml")]
 
 
 def _write_timings(out: Path, timings: Mapping[str, StageTiming]) -> None:

@@ -117,6 +117,20 @@ def test_pair_overrides_by_name_pattern(make_config, caplog) -> None:
     assert "nomaze-*" in caplog.text
 
 
+def test_patterns_of_pair_configs_a_run_left_out_are_no_typos(make_config, caplog) -> None:
+    cfg = make_config("suite=claims")
+    known = ["umaze", "medium", "hopper", "walker2d", "halfcheetah", "digits"]
+    expand_pairs(cfg["pair"], cfg["sizes"])
+    assert "walker2d-*" in caplog.text  # without `known`, every pattern must match
+    caplog.clear()
+    expand_pairs(cfg["pair"], cfg["sizes"], known=known)
+    assert "match no pair" not in caplog.text  # but walker2d, halfcheetah were left out
+    cfg["sizes"]["pair_overrides"]["walker2d-goal*"] = {}
+    cfg["sizes"]["pair_overrides"]["umaze-goal9"] = {}
+    expand_pairs({"umaze": cfg["pair"]["umaze"]}, cfg["sizes"], known=known)
+    assert "umaze-goal9" in caplog.text and "walker2d-goal*" not in caplog.text
+
+
 def test_claims_suite_runs_each_stage_on_the_pairs_its_claim_needs(make_config) -> None:
     cfg = make_config("suite=claims")
     assert cfg["seeds"] == [0, 1, 2, 3, 4] and len(cfg["method"]) == 7
