@@ -35,7 +35,10 @@ def test_true_reward_is_the_log_density_ratio() -> None:
 def test_a_tiny_run_gives_finite_metrics_and_the_models() -> None:
     result = run_toy_2d(**TINY)  # type: ignore[arg-type]
     assert np.isfinite(result.pearson) and np.isfinite(result.spearman)
-    assert -1.0 <= result.pearson <= 1.0 and -1.0 <= result.spearman <= 1.0
+    # Even this tiny run (seed 0) already tracks the true log density ratio: Pearson 0.32,
+    # Spearman 0.27 here (0.32-0.47 and 0.27-0.52 over seeds 0-5); with 200 test points an
+    # uncorrelated reward stays below 0.2 (about 3 standard errors) nearly always.
+    assert result.pearson > 0.2 and result.spearman > 0.15
     assert result.n_test == 200 and result.seconds > 0
     assert result.settings["reward_steps"] == 50 and result.settings["n_train"] == 2000
     assert isinstance(result.reward, RelativeRewardModel)

@@ -9,6 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from stable_baselines3 import PPO
 
 from rr_gym.data.storage import DatasetWriter, EpisodeArrays
 from rr_gym.layout import TransitionLayout
@@ -84,3 +85,28 @@ def pendulum_dataset(minari_root: Path) -> str:
         for episode in pendulum_episodes(3):
             writer.add(episode)
     return dataset_id
+
+
+def expert_and_learner_rows(learner: PPO, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out expert transitions (episodes the expert set lacks) and as many of the
+    learner's own (stochastic actions), as ``[obs, action, next_obs]`` rows."""
+    expert = np.concatenate(
+        [
+            np.concatenate([ep.observations[:-1], ep.actions, ep.observations[1:]], axis=1)
+            for ep in pendulum_episodes(6)[4:]
+        ]
+    )[:n]
+    env = gym.make("Pendulum-v1", max_episode_steps=100)
+    obs, _ = env.reset(seed=100)
+    rows = []
+    while len(rows) < n:
+        action = np.clip(learner.predict(obs, deterministic=False)[0], -2.0, 2.0)
+        next_obs, _, terminated, truncated, _ = env.step(action)
+        rows.append(np.concatenate([obs, action, next_obs]))
+        obs = env.reset()[0] if terminated or truncated else next_obs
+    return expert.astype(np.float32), np.asarray(rows, np.float32)
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(a positive scores above a negative), ties counting half."""
+    return float(np.mean(pos[:, None] > neg[None, :]) + 0.5 * np.mean(pos[:, None] == neg[None, :]))

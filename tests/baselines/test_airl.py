@@ -12,7 +12,7 @@ import rr_gym
 from rr_gym.baselines import AIRLReward, train_airl
 from rr_gym.errors import DataError
 from rr_gym.layout import TransitionLayout
-from tests.baselines.conftest import PENDULUM_LAYOUT, TINY
+from tests.baselines.conftest import PENDULUM_LAYOUT, TINY, auroc, expert_and_learner_rows
 
 
 def test_shaped_reward_formula() -> None:
@@ -78,3 +78,18 @@ def test_minari_expert_dataset(pendulum_dataset: str) -> None:
     result = train_airl("Pendulum-v1", pendulum_dataset, total_timesteps=128, **TINY)
     assert result.reward.layout == PENDULUM_LAYOUT
     assert result.reward.metadata["dataset_id"] == pendulum_dataset
+
+
+def test_the_reward_scores_expert_transitions_above_the_learners(
+    pendulum_expert: np.ndarray,
+) -> None:
+    # The swing-up expert's bang-bang actions differ clearly from a fresh PPO learner's. After
+    # 10 rounds of 40 discriminator steps (seed 0: AUROC 0.91, gap 4.6; seeds 0-5: >= 0.83,
+    # >= 3.0; untrained: 0.28-0.79, <= 0.3) the exported g(s, a) ranks held-out expert
+    # transitions above the learner's.
+    tiny = {**TINY, "n_disc_updates_per_round": 40}
+    result = train_airl("Pendulum-v1", pendulum_expert, total_timesteps=1280, seed=0, **tiny)
+    expert, learner = expert_and_learner_rows(result.learner)
+    r_expert, r_learner = result.reward.predict(expert), result.reward.predict(learner)
+    assert auroc(r_expert, r_learner) > 0.8
+    assert r_expert.mean() - r_learner.mean() > 1.0

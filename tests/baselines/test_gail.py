@@ -12,7 +12,7 @@ from rr_gym.baselines import DiscriminatorReward, train_gail
 from rr_gym.data import MLPPolicy
 from rr_gym.errors import CheckpointError, ConfigError, DataError
 from rr_gym.layout import TransitionLayout
-from tests.baselines.conftest import PENDULUM_LAYOUT, TINY
+from tests.baselines.conftest import PENDULUM_LAYOUT, TINY, auroc, expert_and_learner_rows
 
 STEPS = 384  # three rounds of 2 envs x 64 steps
 
@@ -103,3 +103,19 @@ def test_too_few_transitions_and_bad_budgets(pendulum_expert: np.ndarray) -> Non
         import gymnasium as gym
 
         train_gail(gym.make("Pendulum-v1"), pendulum_expert, total_timesteps=STEPS, **TINY)
+
+
+def test_the_discriminator_scores_expert_transitions_above_the_learners(
+    pendulum_expert: np.ndarray,
+) -> None:
+    # The swing-up expert's bang-bang actions differ clearly from a fresh PPO learner's. After
+    # 5 rounds of 20 discriminator steps (seed 0: AUROC 0.92, logit gap 1.9; seeds 0-5:
+    # >= 0.87, >= 1.3; untrained: 0.48-0.88, <= 0.12) the logit separates held-out expert
+    # transitions from the learner's.
+    tiny = {**TINY, "n_disc_updates_per_round": 20}
+    result = train_gail("Pendulum-v1", pendulum_expert[:, :4], total_timesteps=640, seed=0, **tiny)
+    expert, learner = expert_and_learner_rows(result.learner)
+    r_expert = result.reward.predict(expert[:, :4])
+    r_learner = result.reward.predict(learner[:, :4])
+    assert auroc(r_expert, r_learner) > 0.85
+    assert r_expert.mean() - r_learner.mean() > 1.0

@@ -9,6 +9,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.registration import EnvSpec
 from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
 
@@ -115,14 +116,31 @@ def _line() -> TransitionLayout:
 
 
 def test_checkpoint_paths_load_and_other_checkpoints_are_refused(tmp_path: Path) -> None:
+    # A checkpoint path (Path or str) scores like the model, and the spec records it as a
+    # str, so the spec is JSON-friendly and gym.make(spec) rebuilds the same wrapped env.
     model = line_model()
     model.save(tmp_path / "reward")
-    for given in (tmp_path / "reward", str(tmp_path / "reward")):
-        env = RelativeReward(LineEnv(), given)
+    path = str(tmp_path / "reward")
+    for given in (tmp_path / "reward", path):
+        inner = LineEnv()
+        inner.spec = EnvSpec(
+            "LineTest-v0",
+            entry_point="tests.wrappers._helpers:LineEnv",
+            disable_env_checker=True,
+            order_enforce=False,
+        )
+        env = RelativeReward(inner, given)
         ep = run_episode(env, ACTIONS, seed=1)
         want = reference_rewards(model, ep["obs"], ep["actions"], [0.0] * len(ep["actions"]))
         np.testing.assert_allclose(ep["rewards"], want, rtol=1e-5, atol=1e-6)
-        assert env.spec is None or isinstance(env.spec.additional_wrappers, tuple)
+        assert env.spec is not None
+        (recorded,) = env.spec.additional_wrappers
+        assert recorded.name == "RelativeReward"
+        assert recorded.kwargs["reward_model"] == path
+        assert type(recorded.kwargs["reward_model"]) is str
+        again = gym.make(EnvSpec.from_json(env.spec.to_json()))
+        assert isinstance(again, RelativeReward) and again.spec == env.spec
+        np.testing.assert_allclose(run_episode(again, ACTIONS, seed=1)["rewards"], want, rtol=1e-6)
     mlp_diffusion(1, 7).save(tmp_path / "diffusion")
     with pytest.raises(ConfigError, match="GaussianDiffusion, not a reward model"):
         RelativeReward(LineEnv(), tmp_path / "diffusion")

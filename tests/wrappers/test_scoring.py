@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ import torch
 from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
-from rr_gym.wrappers import RewardScorer, native
+from rr_gym.wrappers import RewardScorer, native, scoring
 from tests._factories import relative_reward
 from tests.wrappers._helpers import LINE_LAYOUT, ConstantPlusAction, line_model
 
@@ -45,6 +47,50 @@ def test_folded_paths_equal_predict(backend: str, window: int, rows: int) -> Non
     np.testing.assert_allclose(scorer(x), model.predict(x), rtol=1e-5, atol=1e-6)
     torch_scorer = RewardScorer(model, backend="torch")
     np.testing.assert_allclose(torch_scorer(x), model.predict(x), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("window", [1, 3])
+@pytest.mark.parametrize(
+    ("rows", "torch_mish"), [(40, True), (64, True), (65, False), (3000, False)]
+)
+def test_numpy_path_equals_the_torch_reward_on_both_sides_of_the_mish_switch(
+    window: int, rows: int, torch_mish: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hidden layers are 16 wide: up to 64 rows (1,024 entries) Mish runs in torch,
+    # above in NumPy (_mish_); both must give the torch reward's own output.
+    model = line_model(window=window)
+    gen = np.random.default_rng(rows)
+    spread = np.geomspace(0.1, 30.0, rows, dtype=np.float32)[:, None, None]  # large |h| too
+    x = (gen.normal(size=(rows, window, 7)) * spread).astype(np.float32)
+    want = RewardScorer(model, backend="torch")(x)
+    np.testing.assert_allclose(want, model.predict(x), rtol=1e-6, atol=1e-7)
+    scorer = RewardScorer(model, backend="numpy")
+    calls: list[int] = []
+
+    def counted_mish(h: torch.Tensor, inplace: bool = False) -> Any:
+        calls.append(h.numel())
+        return torch.nn.functional.mish(h, inplace=inplace)
+
+    monkeypatch.setattr(scoring, "F", SimpleNamespace(mish=counted_mish))
+    got = scorer(x)
+    assert calls == ([rows * 16] * 2 if torch_mish else [])  # which Mish ran, per layer
+    assert got.shape == (rows,) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_numpy_mish_equals_torch_mish_over_its_range() -> None:
+    # exp overflow is clipped at 20 and tiny exp(h) must not lose precision
+    h = np.concatenate(
+        [
+            np.linspace(-30.0, 30.0, 4001, dtype=np.float32),
+            np.array([-1e30, -100.0, -20.0, 19.999, 20.0, 20.001, 88.0, 100.0, 1e30], np.float32),
+        ]
+    ).reshape(-1, 5)
+    assert h.size > scoring._TORCH_MISH_MAX
+    want = torch.nn.functional.mish(torch.from_numpy(h.copy())).numpy()
+    got = h.copy()
+    scoring._mish_(got, np.empty_like(h), np.empty_like(h))
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("backend", FOLDED)
