@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from rr_gym.bench.context import row
 from rr_gym.bench.data import FlatTransitions, PairData
 from rr_gym.bench.metrics import (
     cell_heatmap,
@@ -153,8 +154,6 @@ def evaluate_reward(
 ) -> list[dict[str, Any]]:
     """Every metric of one reward (``model`` None: the task's own reward) as result rows."""
     import time
-
-    from rr_gym.bench.runner import row
 
     tick = time.perf_counter()
     sizes = pair.sizes.get("evaluate") or {}

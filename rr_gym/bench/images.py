@@ -12,6 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rr_gym.bench.context import row
+
 __all__ = ["IMAGE_METRICS", "digits_config", "images_unit"]
 
 #: The metrics of a digits run kept as result rows.
@@ -45,7 +47,6 @@ def images_unit(
 ) -> list[dict[str, Any]]:
     """Run the digits experiment of ``pair`` at ``seed`` (:func:`digits_config`) into
     ``out_dir``; its metrics as result rows."""
-    from rr_gym.bench.runner import row
     from rr_gym.images.digits import DigitsConfig, run_digits
 
     config = DigitsConfig(**digits_config(pair, seed))

@@ -17,7 +17,7 @@ import copy
 import dataclasses
 import fnmatch
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,25 @@ class PairSpec:
         """
         names = self.sizes.get("methods", "all")
         return [m for m in selected if names == "all" or m in names]
+
+    def normalized_score(self, returns: Sequence[float] | np.ndarray) -> float:
+        """Mean D4RL-normalised score of ``returns`` (NaN when the task has no reference).
+
+        >>> PairSpec("hopper-x", "locomotion", "hopper", None, None).normalized_score([3234.3])
+        100.0
+        """
+        ref = self.kind_impl.reference(self)
+        return float("nan") if ref is None else float(np.mean(ref.normalize(returns)))
+
+    def flat_env(self, env: gym.Env[Any, Any] | None = None) -> gym.Env[Any, Any]:
+        """The task env (or ``env``) with a dict observation reduced to its flat entry
+        (:attr:`PairKind.observation_key`), as agents and the reward models see it."""
+        env = env if env is not None else self.kind_impl.make_env(self)
+        key = self.kind_impl.observation_key
+        if key is None:
+            return env
+        space = env.observation_space[key]  # type: ignore[index]
+        return gym.wrappers.TransformObservation(env, lambda obs: obs[key], space)
 
 
 #: Stages whose size section may restrict them to some pairs (``pairs: [patterns]``).

@@ -36,7 +36,8 @@ from rr_gym.bench.results import COLUMNS, ResultsTable
 from rr_gym.utils.io import atomic_write_text
 
 if TYPE_CHECKING:
-    from rr_gym.bench.runner import BenchRun, BenchSummary
+    from rr_gym.bench.context import BenchRun
+    from rr_gym.bench.runner import BenchSummary
 
 __all__ = ["claims_table", "markdown_table", "results_frame", "summary_table", "write_report"]
 
@@ -265,7 +266,6 @@ def _images_table(df: pd.DataFrame) -> str:
 
 def data_table(run: BenchRun) -> str:
     """Every dataset of the run: source, episodes, steps, mean return raw and normalised."""
-    from rr_gym.bench.retrain import normalized
 
     pairs = {p.name: p for p in run.pairs}
     rows = []
@@ -274,7 +274,7 @@ def data_table(run: BenchRun) -> str:
         if entry["summary"] is not None and Path(entry["summary"]).is_file():
             summary = read_json(Path(entry["summary"])).get(entry["dataset_id"], {})
         mean = summary.get("mean_return", math.nan)
-        score = normalized(pairs[entry["pair"]], np.array([mean])) if summary else math.nan
+        score = pairs[entry["pair"]].normalized_score([mean]) if summary else math.nan
         rows.append(
             [
                 entry["pair"],

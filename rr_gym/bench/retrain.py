@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
+from rr_gym.bench.context import row
 from rr_gym.bench.pairs import PairSpec
 from rr_gym.errors import ConfigError
 from rr_gym.planning.evaluation import EpisodeStats, evaluate_policy
@@ -27,8 +28,6 @@ __all__ = [
     "ALGORITHMS",
     "ArrayPolicy",
     "evaluate_returns",
-    "flat_env",
-    "normalized",
     "retrain_unit",
     "reward_venv",
     "train_agent",
@@ -38,16 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: SB3 algorithms the ``agent`` config group may name.
 ALGORITHMS = ("ppo", "sac")
-
-
-def flat_env(pair: PairSpec, env: gym.Env[Any, Any] | None = None) -> gym.Env[Any, Any]:
-    """The pair's task env (or ``env``) with a dict observation reduced to its flat entry."""
-    env = env if env is not None else pair.kind_impl.make_env(pair)
-    key = pair.kind_impl.observation_key
-    if key is None:
-        return env
-    space = env.observation_space[key]  # type: ignore[index]
-    return gym.wrappers.TransformObservation(env, lambda obs: obs[key], space)
 
 
 def reward_venv(
@@ -185,14 +174,6 @@ def evaluate_returns(
         envs.close()
 
 
-def normalized(pair: PairSpec, returns: np.ndarray) -> float:
-    """Mean D4RL-normalised score of ``returns`` (NaN when the task has no reference)."""
-    ref = pair.kind_impl.reference(pair)
-    if ref is None:
-        return float("nan")
-    return float(np.mean(100.0 * (np.asarray(returns) - ref.random) / (ref.expert - ref.random)))
-
-
 def retrain_unit(
     pair: PairSpec,
     method: str,
@@ -216,8 +197,6 @@ def retrain_unit(
     episode returns of the pair's own datasets, locomotion only).
     """
     import time
-
-    from rr_gym.bench.runner import row
 
     tick = time.perf_counter()
     sizes = pair.sizes.get("retrain") or {}
@@ -251,7 +230,7 @@ def retrain_unit(
     prefix = f"retrain/{name}/"
     values = {
         "return": float(stats.returns.mean()),
-        "normalized_return": normalized(pair, stats.returns),
+        "normalized_return": pair.normalized_score(stats.returns),
     }
     if stats.successes.any() or pair.kind == "maze":
         values["success_rate"] = stats.success_rate

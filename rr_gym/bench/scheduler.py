@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +93,10 @@ class UnitPlan:
 
     def __len__(self) -> int:
         return len(self._specs)
+
+    def __iter__(self) -> Iterator[PlannedUnit]:
+        """The planned units, in planning order."""
+        return (unit for unit, _ in self._specs.values())
 
     def add(self, stage: str, specs: Iterable[UnitSpec]) -> list[PlannedUnit]:
         """Plan ``specs`` of ``stage``; a unit planned twice (same key) is built once."""

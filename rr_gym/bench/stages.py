@@ -1,12 +1,13 @@
 """The bench's stages: datasets, diffusion models, rewards, evaluation, retraining, steering,
 and images (image pairs, apart from the trajectory stages).
 
-Each ``stage_<name>(run, state)`` plans its units (:class:`~rr_gym.bench.scheduler.UnitSpec`:
-a config, the keys of its inputs and a build function) into ``run.plan`` and returns what
-later stages need to plan theirs: keys and folders, known before anything is built. Build
-functions read their inputs' files only when they run. A stage asks for the stages it
-depends on through :func:`needs`, so any subset of stages can be run;
-:meth:`~rr_gym.bench.scheduler.UnitPlan.run` then builds everything as a dependency graph.
+Each ``stage_<name>(run, state)`` (:data:`PLANNERS` maps stage names to them) plans its
+units (:class:`~rr_gym.bench.scheduler.UnitSpec`: a config, the keys of its inputs and a
+build function) into ``run.plan`` and returns what later stages need to plan theirs: keys
+and folders, known before anything is built. Build functions read their inputs' files only
+when they run. A stage asks for the stages it depends on through :func:`needs`, so any
+subset of stages can be run; :meth:`~rr_gym.bench.scheduler.UnitPlan.run` then builds
+everything as a dependency graph.
 """
 
 from __future__ import annotations
@@ -23,16 +24,17 @@ from typing import Any
 import numpy as np
 
 from rr_gym.bench.cache import BuildContext, config_hash, read_unit_json
+from rr_gym.bench.context import BenchRun, row, seeds_and_pairs, write_rows
 from rr_gym.bench.data import PairData, build_dataset_unit, dataset_source
 from rr_gym.bench.methods import METHODS, DiffusionModels, FitContext
 from rr_gym.bench.pairs import DatasetRef, PairSpec
-from rr_gym.bench.runner import BenchRun, row, seeds_and_pairs, write_rows
 from rr_gym.bench.scheduler import UnitSpec
 from rr_gym.errors import ConfigError
 from rr_gym.normalizer import Normalizer
 from rr_gym.utils.io import atomic_write_text
 
 __all__ = [
+    "PLANNERS",
     "DataRefs",
     "ModelRef",
     "needs",
@@ -53,7 +55,7 @@ State = dict[str, Any]
 def needs(run: BenchRun, state: State, stage: str) -> Any:
     """The output of ``stage``, planning it first when this run has not yet."""
     if stage not in state:
-        state[stage] = globals()[f"stage_{stage}"](run, state)
+        state[stage] = PLANNERS[stage](run, state)
     return state[stage]
 
 
@@ -278,7 +280,6 @@ def _fit(
     run: BenchRun, pair: PairSpec, name: str, seed: int, refs: DataRefs, models: Any
 ) -> Callable[[BuildContext], None]:
     def build(ctx: BuildContext) -> None:
-        from rr_gym.bench.retrain import flat_env
 
         impl = METHODS[run.methods[name]["kind"]]
         fit_ctx = FitContext(
@@ -290,7 +291,7 @@ def _fit(
             progress=run.progress,
             work_dir=ctx.work_dir,
             models=None if models is None else (lambda: load_models(run, models)),
-            agent_env=lambda: flat_env(pair),
+            agent_env=pair.flat_env,
             window_shape=window_shape(pair) if models is not None else None,
         )
         tick = time.perf_counter()
@@ -535,3 +536,17 @@ def stage_images(run: BenchRun, state: State) -> dict[tuple[str, int], Path]:
             {"pair": pair.name, "seed": seed, "path": str(unit.path)}
         )
     return out
+
+
+Planner = Callable[[BenchRun, State], Any]
+
+#: Stage name -> the function that plans its units (in the run's stage order).
+PLANNERS: dict[str, Planner] = {
+    "datasets": stage_datasets,
+    "diffusion": stage_diffusion,
+    "rewards": stage_rewards,
+    "evaluate": stage_evaluate,
+    "retrain": stage_retrain,
+    "steering": stage_steering,
+    "images": stage_images,
+}

@@ -21,7 +21,9 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 
+from rr_gym.bench.context import row
 from rr_gym.planning import DiffusionPlanner, EpisodeStats, evaluate_policy
+from rr_gym.utils.io import atomic_write_text
 
 __all__ = ["SteeringCondition", "run_condition", "steering_conditions", "steering_unit"]
 
@@ -126,10 +128,6 @@ def steering_unit(
     ``decisions_per_s`` and (mazes) ``success_rate``; ``steering.json`` keeps them for the
     report's figure.
     """
-    from rr_gym.bench.retrain import normalized
-    from rr_gym.bench.runner import row
-    from rr_gym.utils.io import atomic_write_text
-
     sizes = pair.sizes.get("steering") or {}
     conditions = steering_conditions(
         models.base, models.expert, guides, scales=[float(s) for s in sizes.get("scales", [1.0])]
@@ -155,7 +153,7 @@ def steering_unit(
         seconds = time.perf_counter() - tick
         values = {
             "return": float(stats.returns.mean()),
-            "normalized_return": normalized(pair, stats.returns),
+            "normalized_return": pair.normalized_score(stats.returns),
             "decisions_per_s": float(stats.decisions_per_s),
         }
         if stats.successes.any() or pair.kind == "maze":  # as in retraining: tasks with goals

@@ -24,6 +24,10 @@ class ReferenceScore(NamedTuple):
     random: float
     expert: float
 
+    def normalize(self, returns: float | np.ndarray) -> np.ndarray:
+        """``100 * (returns - random) / (expert - random)``, float64, the shape of ``returns``."""
+        return 100.0 * (np.asarray(returns, np.float64) - self.random) / (self.expert - self.random)
+
 
 #: D4RL reference scores, keyed by locomotion env name or maze name. Maze scores are for
 #: the sparse reward summed over an evaluation episode with a fixed goal (maze2d-*).
@@ -62,8 +66,5 @@ def normalized_score(name: str, returns: float | np.ndarray) -> float | np.ndarr
     Returns:
         Same shape as ``returns``.
     """
-    ref = reference_score(name)
-    scaled = (
-        100.0 * (np.asarray(returns, dtype=np.float64) - ref.random) / (ref.expert - ref.random)
-    )
+    scaled = reference_score(name).normalize(returns)
     return float(scaled) if np.ndim(scaled) == 0 else scaled

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rr_gym.bench.cache import BuildContext, StageCache
+from rr_gym.bench.context import BenchRun, row, write_rows
 from rr_gym.bench.results import ResultsTable
-from rr_gym.bench.runner import BenchRun, row, write_rows
 from rr_gym.errors import CheckpointError
 from rr_gym.utils import io
 from tests._factories import mlp_diffusion

@@ -10,7 +10,7 @@ import pytest
 from rr_gym.bench.data import PairData, build_dataset_unit, dataset_source
 from rr_gym.bench.evaluation import evaluate_reward, maze_grid, transition_reward_fn
 from rr_gym.bench.pairs import PairSpec, expand_pairs
-from rr_gym.bench.retrain import flat_env, reward_venv
+from rr_gym.bench.retrain import reward_venv
 from rr_gym.rewards.true_reward import PointMazeTrueReward
 
 SIZES = {
@@ -95,7 +95,7 @@ def test_reward_venv_replaces_the_reward_and_flattens_observations(maze_pair) ->
     _, reward, _, infos = venv.step(np.stack([venv.action_space.sample()] * 3))
     assert reward.shape == (3,) and all("env_reward" in info for info in infos)
     np.testing.assert_array_equal(reward, [info["model_reward"] for info in infos])
-    assert flat_env(pair).observation_space.shape == (4,)
+    assert pair.flat_env().observation_space.shape == (4,)
     venv.close()
 
 

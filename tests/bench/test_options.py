@@ -34,8 +34,8 @@ def no_stage_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     def ran(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a stage ran: the option was not refused before planning")
 
-    for name in ("datasets", "diffusion", "rewards", "evaluate", "retrain", "steering"):
-        monkeypatch.setattr(stage_impl, f"stage_{name}", ran)
+    for name in stage_impl.PLANNERS:
+        monkeypatch.setitem(stage_impl.PLANNERS, name, ran)
 
 
 BAD_OPTIONS = [
@@ -222,7 +222,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(
     def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stage_impl, "stage_datasets", interrupted)
+    monkeypatch.setitem(stage_impl.PLANNERS, "datasets", interrupted)
     args = ("suite=smoke", "stages=[datasets]", "progress=false")
     status = _cli(monkeypatch, tmp_path, *args)
     err = capsys.readouterr().err
@@ -267,7 +267,7 @@ def test_run_sweeps_stale_temporaries_first(
         seen.append(any(p.exists() for p in stale))
         return {}
 
-    monkeypatch.setattr(stage_impl, "stage_datasets", datasets)
+    monkeypatch.setitem(stage_impl.PLANNERS, "datasets", datasets)
     config = make_config("suite=smoke", "stages=[datasets]", "progress=false")
     with caplog.at_level(logging.INFO, logger="rr_gym.bench"):
         run_bench(config, out_dir=tmp_path / "out", cache_dir=cache)
