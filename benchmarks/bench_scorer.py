@@ -2,7 +2,7 @@
 
 A ``RelativeRewardModel`` of ``rr_gym.extract_reward``'s default size (MLP 256 x 3, step
 embedding 32) over PointMaze's ``observation + action`` (6 values), scored at diffusion
-step 0 by :class:`rr_gym.wrappers.RewardScorer` through each backend this machine has:
+step 0 by :class:`rr_gym.wrappers.scoring.RewardScorer` through each backend this machine has:
 
 - ``native``: the compiled kernel (``rr_gym.wrappers.native``), when it was built;
 - ``numpy``: the same folded MLP in NumPy;
@@ -26,7 +26,8 @@ import torch
 
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards import RelativeRewardModel
-from rr_gym.wrappers import RewardScorer, native
+from rr_gym.wrappers import native
+from rr_gym.wrappers.scoring import RewardScorer
 
 
 def main() -> None:

@@ -42,9 +42,7 @@ gym.register_envs(gymnasium_robotics)
 logger = logging.getLogger("steering_maze")
 
 
-def dataset(
-    maze: str, goal: int | None, steps: int, seed: int, on_arrival: str = "restart"
-) -> str:
+def dataset(maze: str, goal: int | None, steps: int, seed: int, on_arrival: str = "restart") -> str:
     """Id of the base (goal None) or goal dataset, generated when missing; ``on_arrival``
     is the goal data's behaviour at the goal (``generate_pointmaze``)."""
     name = "base" if goal is None else f"goal{goal}"

@@ -54,6 +54,7 @@ from gymnasium.envs.registration import (
 )
 
 from rr_gym.errors import ConfigError
+from rr_gym.reward_options import RewardOptions
 
 __all__ = [
     "DEFAULT_BASE_IDS",
@@ -213,15 +214,12 @@ def _keyword_names(func: Any) -> set[str]:
     except (TypeError, ValueError):
         return set()
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {p.name for p in params if p.kind in kinds}
+    # rr_gym's reward wrappers take their options through **options, named here
+    return {p.name for p in params if p.kind in kinds} | set(getattr(func, "option_names", ()))
 
 
-@functools.cache
-def _rr_gym_wrapper_options() -> frozenset[str]:
-    """Keyword names of rr_gym's single-env wrappers (held back for ``make_vec``)."""
-    from rr_gym.wrappers.relative_reward import RelativeReward
-
-    return frozenset(_keyword_names(RelativeReward) - {"env"})
+#: The keywords of rr_gym's reward wrappers: held back from the env for ``make_vec``.
+_WRAPPER_KEYWORDS = frozenset({"reward_model", *RewardOptions.names()})
 
 
 def _creator(base_id: str) -> Callable[..., gym.Env[Any, Any]]:
@@ -351,7 +349,7 @@ def make_wrapped_env(
             per_item[i][name] = value
         if takers:
             continue
-        if name in _rr_gym_wrapper_options():
+        if name in _WRAPPER_KEYWORDS:
             held.append(name)
         else:
             env_kwargs[name] = value
@@ -359,7 +357,7 @@ def make_wrapped_env(
         logger.debug(
             "%s: %s held back for rr_gym wrappers applied after make (make_vec)", base_id, held
         )
-    rr_gym_keywords = {"wrappers", *_rr_gym_wrapper_options()}
+    rr_gym_keywords = {"wrappers", *_WRAPPER_KEYWORDS}
     rr_gym_keywords.update(*(item.accepts for item in items))
     _check_env_kwargs(base_id, env_kwargs, rr_gym_keywords)
     env = _make_base(base_id, env_kwargs)
@@ -377,7 +375,7 @@ def held_wrapper_kwargs(env: gym.Env[Any, Any]) -> dict[str, Any]:
     spec: EnvSpec | None = getattr(env.unwrapped, "spec", None)
     if spec is None or spec.entry_point not in (ENTRY_POINT, make_wrapped_env):
         return {}
-    options = _rr_gym_wrapper_options()
+    options = _WRAPPER_KEYWORDS
     return {k: v for k, v in spec.kwargs.items() if k in options}
 
 

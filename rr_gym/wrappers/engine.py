@@ -18,7 +18,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -26,12 +26,14 @@ import numpy as np
 from rr_gym.checkpoint import Checkpointable
 from rr_gym.checkpoint import load as load_checkpoint
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
+from rr_gym.reward_options import NanPolicy, RewardMode, RewardOptions
 from rr_gym.rewards.base import RewardModel
 from rr_gym.wrappers.running_norm import RunningRewardNorm
-from rr_gym.wrappers.scoring import Backend, RewardScorer
+from rr_gym.wrappers.scoring import RewardScorer
 from rr_gym.wrappers.transitions import ObsParts, TransitionBuilder, WindowHistory
 
 __all__ = [
+    "EngineWrapper",
     "NanPolicy",
     "RewardEngine",
     "RewardMode",
@@ -41,11 +43,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-RewardMode = Literal["replace", "add"]
-NanPolicy = Literal["raise", "zero"]
-_MODES = ("replace", "add")
-_NAN_POLICIES = ("raise", "zero")
 
 
 class RewardModelRef:
@@ -191,19 +188,11 @@ class RewardEngine:
         observation_space: one environment's observation space.
         action_space: one environment's action space.
         num_envs: number of environments ``N``.
-        mode: ``"replace"`` the env's reward, or ``"add"`` the learned reward to it.
-        scale: factor on the learned reward.
-        normalize: divide the learned reward by its running standard deviation (see
-            :class:`RunningRewardNorm`) before scaling.
-        norm_center: also subtract the running mean.
-        norm_clip: clip normalised rewards to ``[-norm_clip, norm_clip]`` (``None``: off).
-        nan_policy: for a transition (or, with ``mode="add"``, an env reward) holding NaN or
-            inf, or a non-finite model output: ``"raise"`` a
-            :class:`~rr_gym.errors.DataError` naming the environment and field, or
-            ``"zero"``: the learned reward of that step is 0 (the env's reward is kept in
-            ``"add"`` mode when finite), the transition is not added to the window history,
-            and a warning is logged once; :attr:`nonfinite_count` counts such steps.
-        backend: see :class:`~rr_gym.wrappers.scoring.RewardScorer`.
+        options: mode, scale, normalisation, NaN policy and scoring backend
+            (:class:`~rr_gym.reward_options.RewardOptions`; its ``device`` is where a
+            wrapper loads a checkpoint, not used here). With ``nan_policy="zero"``, a step
+            whose transition or model output is not finite is not added to the window
+            history, and :attr:`nonfinite_count` counts such steps.
 
     Raises:
         ConfigError: an invalid option.
@@ -216,33 +205,26 @@ class RewardEngine:
         observation_space: gym.Space[Any],
         action_space: gym.Space[Any],
         num_envs: int,
-        *,
-        mode: RewardMode = "replace",
-        scale: float = 1.0,
-        normalize: bool = False,
-        norm_center: bool = False,
-        norm_clip: float | None = 10.0,
-        nan_policy: NanPolicy = "raise",
-        backend: Backend = "auto",
+        options: RewardOptions | None = None,
     ) -> None:
-        if mode not in _MODES:
-            raise ConfigError(f"mode={mode!r}; expected one of {list(_MODES)}")
-        if nan_policy not in _NAN_POLICIES:
-            raise ConfigError(f"nan_policy={nan_policy!r}; expected one of {list(_NAN_POLICIES)}")
-        if not isinstance(scale, (int, float)) or not math.isfinite(scale):
-            raise ConfigError(f"scale={scale!r}; expected a finite number")
+        options = options if options is not None else RewardOptions()
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ConfigError(f"num_envs={num_envs!r}; expected a positive int")
         self.model = reward_model
         self.builder = TransitionBuilder(reward_model.layout, observation_space, action_space)
         check_recorded_spaces(reward_model, observation_space, action_space)
         self.num_envs = num_envs
-        self.mode: RewardMode = mode
-        self.scale = float(scale)
-        self.nan_policy: NanPolicy = nan_policy
-        self.norm = RunningRewardNorm(center=norm_center, clip=norm_clip) if normalize else None
+        self.options = options
+        self.mode: RewardMode = options.mode
+        self.scale = float(options.scale)
+        self.nan_policy: NanPolicy = options.nan_policy
+        self.norm = (
+            RunningRewardNorm(center=options.norm_center, clip=options.norm_clip)
+            if options.normalize
+            else None
+        )
         self.history = WindowHistory(num_envs, int(reward_model.window), self.builder.dim)
-        self.scorer = RewardScorer(reward_model, backend)
+        self.scorer = RewardScorer(reward_model, options.backend)
         self.nonfinite_count = 0
         self._x = np.zeros((num_envs, self.builder.dim), dtype=np.float32)
         self._all_valid = np.ones(num_envs, dtype=bool)
@@ -371,3 +353,30 @@ class RewardEngine:
         if self.nonfinite_count == 0:
             logger.warning("%s; its learned reward is 0 (nan_policy='zero')", msg)
         self.nonfinite_count += int(bad.sum())
+
+
+class EngineWrapper:
+    """What the three reward wrappers share on top of their :class:`RewardEngine`.
+
+    A wrapper sets ``self._engine``. :attr:`option_names` are the keyword options it takes
+    through ``**options`` (:class:`~rr_gym.reward_options.RewardOptions`); ``gym.make``
+    routes those keywords to it by these names.
+    """
+
+    option_names: ClassVar[tuple[str, ...]] = RewardOptions.names()
+    _engine: RewardEngine
+
+    @property
+    def reward_model(self) -> RewardModel:
+        """The reward model in use."""
+        return self._engine.model
+
+    @property
+    def reward_norm(self) -> RunningRewardNorm | None:
+        """The running normalisation statistics (``None`` unless ``normalize=True``)."""
+        return self._engine.norm
+
+    @property
+    def engine(self) -> RewardEngine:
+        """The shared reward computation (options, history, scorer)."""
+        return self._engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import os
 import re
@@ -11,21 +10,20 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 
 from rr_gym.errors import ConfigError
+from rr_gym.reward_options import RewardOptions
 from rr_gym.rewards.base import RewardModel
 from rr_gym.wrappers.engine import (
-    NanPolicy,
+    EngineWrapper,
     RewardEngine,
-    RewardMode,
     RewardModelRef,
     resolve_reward_model,
 )
-from rr_gym.wrappers.running_norm import RunningRewardNorm
-from rr_gym.wrappers.scoring import Backend
 
 __all__ = ["RelativeReward"]
 
 
 class RelativeReward(
+    EngineWrapper,
     gym.Wrapper[Any, Any, Any, Any],
     gym.utils.RecordConstructorArgs,
 ):
@@ -58,16 +56,11 @@ class RelativeReward(
         reward_model: a RewardModel or the path of a saved one. ``None`` only inside
             ``gym.make_vec("rr_gym/...", wrappers=[RelativeReward], reward_model=...)``,
             where it (and any option below) comes from the ``make`` keyword arguments.
-        mode: ``"replace"`` the env's reward, or ``"add"`` the learned reward to it.
-        scale: factor on the learned reward.
-        normalize: divide the learned reward by its running standard deviation before
-            scaling (see :class:`~rr_gym.wrappers.RunningRewardNorm`).
-        norm_center: with ``normalize``, also subtract the running mean.
-        norm_clip: with ``normalize``, clip to ``[-norm_clip, norm_clip]`` (``None``: off).
-        nan_policy: ``"raise"`` (default) a :class:`~rr_gym.errors.DataError` on NaN/inf in
-            a transition or model output, or ``"zero"`` (reward 0 for that step, logged).
-        backend: how the model is evaluated (see :class:`~rr_gym.wrappers.scoring.RewardScorer`).
-        device: where a checkpoint path is loaded.
+        **options: the reward options, the fields of
+            :class:`~rr_gym.reward_options.RewardOptions`: ``mode`` (``"replace"`` the env's
+            reward or ``"add"`` to it), ``scale``, ``normalize`` (by a running standard
+            deviation), ``norm_center``, ``norm_clip``, ``nan_policy`` (``"raise"`` or
+            ``"zero"``), ``backend`` and ``device`` (where a checkpoint path is loaded).
 
     Raises:
         IncompatibleModelsError: the model's layout (or recorded spaces) does not fit the
@@ -94,35 +87,17 @@ class RelativeReward(
         self,
         env: gym.Env[Any, Any],
         reward_model: RewardModel | str | os.PathLike[str] | RewardModelRef | None = None,
-        *,
-        mode: RewardMode = "replace",
-        scale: float = 1.0,
-        normalize: bool = False,
-        norm_center: bool = False,
-        norm_clip: float | None = 10.0,
-        nan_policy: NanPolicy = "raise",
-        backend: Backend = "auto",
-        device: str = "cpu",
+        **options: Any,
     ) -> None:
-        options: dict[str, Any] = {
-            "mode": mode,
-            "scale": scale,
-            "normalize": normalize,
-            "norm_center": norm_center,
-            "norm_clip": norm_clip,
-            "nan_policy": nan_policy,
-            "backend": backend,
-            "device": device,
-        }
         if reward_model is None:
             reward_model, options = _from_make_kwargs(env, options)
-        model, recorded = resolve_reward_model(reward_model, device=options["device"])
+        opts = RewardOptions.from_kwargs(options)
+        model, recorded = resolve_reward_model(reward_model, device=opts.device)
         gym.utils.RecordConstructorArgs.__init__(
-            self, reward_model=recorded, **options, _disable_deepcopy=True
+            self, reward_model=recorded, **opts.as_kwargs(), _disable_deepcopy=True
         )
         gym.Wrapper.__init__(self, env)
-        options.pop("device")
-        self._engine = RewardEngine(model, env.observation_space, env.action_space, 1, **options)
+        self._engine = RewardEngine(model, env.observation_space, env.action_space, 1, opts)
         self._engine.first_env_index = _async_worker_index()
 
     @property
@@ -133,21 +108,6 @@ class RelativeReward(
     @env_index.setter
     def env_index(self, index: int) -> None:
         self._engine.first_env_index = int(index)
-
-    @property
-    def reward_model(self) -> RewardModel:
-        """The reward model in use."""
-        return self._engine.model
-
-    @property
-    def reward_norm(self) -> RunningRewardNorm | None:
-        """The running normalisation statistics (``None`` unless ``normalize=True``)."""
-        return self._engine.norm
-
-    @property
-    def engine(self) -> RewardEngine:
-        """The shared reward computation (options, history, scorer)."""
-        return self._engine
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -176,17 +136,9 @@ def _async_worker_index() -> int:
     return int(match.group(1)) if match else 0
 
 
-_DEFAULTS = {
-    name: p.default
-    for name, p in inspect.signature(RelativeReward.__init__).parameters.items()
-    if p.kind is inspect.Parameter.KEYWORD_ONLY
-}
-
-
-def _from_make_kwargs(
-    env: gym.Env[Any, Any], options: dict[str, Any]
-) -> tuple[Any, dict[str, Any]]:
-    """``reward_model`` and options held back by an ``rr_gym/...`` env's ``make`` call."""
+def _from_make_kwargs(env: gym.Env[Any, Any], given: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``reward_model`` and the options held back by an ``rr_gym/...`` env's ``make`` call,
+    merged with the options ``given`` to the wrapper itself."""
     from rr_gym.envs.registration import held_wrapper_kwargs
 
     held = held_wrapper_kwargs(env)
@@ -195,14 +147,11 @@ def _from_make_kwargs(
             "RelativeReward needs reward_model (a RewardModel or a checkpoint path); none was "
             "given, and the env was not made with gym.make('rr_gym/...', reward_model=...)"
         )
-    merged = dict(options)
-    for name, value in held.items():
-        if name not in merged:
-            continue
-        if merged[name] != _DEFAULTS[name] and merged[name] != value:
+    for name, value in given.items():
+        if name in held and held[name] != value:
             raise ConfigError(
-                f"RelativeReward got {name}={merged[name]!r} but the make call gave "
-                f"{name}={value!r}; give it in one place"
+                f"RelativeReward got {name}={value!r} but the make call gave "
+                f"{name}={held[name]!r}; give it in one place"
             )
-        merged[name] = value
-    return held["reward_model"], merged
+    options = {k: v for k, v in held.items() if k != "reward_model"}
+    return held["reward_model"], {**options, **given}

@@ -12,21 +12,19 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
+from rr_gym.reward_options import RewardOptions
 from rr_gym.rewards.base import RewardModel
 from rr_gym.wrappers.engine import (
-    NanPolicy,
+    EngineWrapper,
     RewardEngine,
-    RewardMode,
     RewardModelRef,
     resolve_reward_model,
 )
-from rr_gym.wrappers.running_norm import RunningRewardNorm
-from rr_gym.wrappers.scoring import Backend
 
 __all__ = ["VecRelativeReward"]
 
 
-class VecRelativeReward(VecEnvWrapper):
+class VecRelativeReward(EngineWrapper, VecEnvWrapper):
     """Reward every sub-environment's transition with a reward model, in one forward pass.
 
     Same rewards and options as :class:`~rr_gym.wrappers.RelativeReward` on each
@@ -39,8 +37,8 @@ class VecRelativeReward(VecEnvWrapper):
     Args:
         venv: an SB3 VecEnv with Box (or Dict-of-Box) observations and Box actions.
         reward_model: a RewardModel or the path of a saved one.
-        mode, scale, normalize, norm_center, norm_clip, nan_policy, backend, device: as for
-            :class:`~rr_gym.wrappers.RelativeReward`.
+        **options: the reward options, as for :class:`~rr_gym.wrappers.RelativeReward`
+            (:class:`~rr_gym.reward_options.RewardOptions`).
 
     Raises:
         IncompatibleModelsError: the model's layout does not fit the env's spaces.
@@ -63,47 +61,19 @@ class VecRelativeReward(VecEnvWrapper):
         self,
         venv: VecEnv,
         reward_model: RewardModel | str | os.PathLike[str] | RewardModelRef,
-        *,
-        mode: RewardMode = "replace",
-        scale: float = 1.0,
-        normalize: bool = False,
-        norm_center: bool = False,
-        norm_clip: float | None = 10.0,
-        nan_policy: NanPolicy = "raise",
-        backend: Backend = "auto",
-        device: str = "cpu",
+        **options: Any,
     ) -> None:
         super().__init__(venv)
-        model, _ = resolve_reward_model(reward_model, device=device)
+        opts = RewardOptions.from_kwargs(options)
+        model, _ = resolve_reward_model(reward_model, device=opts.device)
         self._engine = RewardEngine(
             model,
             venv.observation_space,
             venv.action_space,
             venv.num_envs,
-            mode=mode,
-            scale=scale,
-            normalize=normalize,
-            norm_center=norm_center,
-            norm_clip=norm_clip,
-            nan_policy=nan_policy,
-            backend=backend,
+            opts,
         )
         self._actions: np.ndarray | None = None
-
-    @property
-    def reward_model(self) -> RewardModel:
-        """The reward model in use."""
-        return self._engine.model
-
-    @property
-    def reward_norm(self) -> RunningRewardNorm | None:
-        """The running normalisation statistics (``None`` unless ``normalize=True``)."""
-        return self._engine.norm
-
-    @property
-    def engine(self) -> RewardEngine:
-        """The shared reward computation (options, history, scorer)."""
-        return self._engine
 
     def reset(self) -> VecEnvObs:
         """Reset all sub-environments and their window histories."""

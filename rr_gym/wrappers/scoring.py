@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Literal
 
 import numpy as np
 import torch
@@ -28,14 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from rr_gym.errors import ConfigError
+from rr_gym.reward_options import Backend
 from rr_gym.rewards.base import RewardModel, TorchRewardModel
 from rr_gym.wrappers import native
 
-__all__ = ["Backend", "RewardScorer"]
+__all__ = ["RewardScorer"]
 
 logger = logging.getLogger(__name__)
 
-Backend = Literal["auto", "native", "numpy", "torch", "predict"]
 _BACKENDS = ("auto", "native", "numpy", "torch", "predict")
 
 

@@ -9,21 +9,19 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 
 from rr_gym.errors import ConfigError
+from rr_gym.reward_options import RewardOptions
 from rr_gym.rewards.base import RewardModel
 from rr_gym.wrappers.engine import (
-    NanPolicy,
+    EngineWrapper,
     RewardEngine,
-    RewardMode,
     RewardModelRef,
     resolve_reward_model,
 )
-from rr_gym.wrappers.running_norm import RunningRewardNorm
-from rr_gym.wrappers.scoring import Backend
 
 __all__ = ["VectorRelativeReward"]
 
 
-class VectorRelativeReward(VectorWrapper):
+class VectorRelativeReward(EngineWrapper, VectorWrapper):
     """Reward every sub-environment's transition with a reward model, in one forward pass.
 
     Same rewards and options as :class:`~rr_gym.wrappers.RelativeReward` applied to each
@@ -46,8 +44,8 @@ class VectorRelativeReward(VectorWrapper):
     Args:
         env: a vector env with Box (or Dict-of-Box) observations and Box actions.
         reward_model: a RewardModel or the path of a saved one.
-        mode, scale, normalize, norm_center, norm_clip, nan_policy, backend, device: as for
-            :class:`~rr_gym.wrappers.RelativeReward` (the running normalisation is shared
+        **options: the reward options, as for :class:`~rr_gym.wrappers.RelativeReward`
+            (:class:`~rr_gym.reward_options.RewardOptions`) (the running normalisation is shared
             by all sub-environments).
 
     Raises:
@@ -71,18 +69,11 @@ class VectorRelativeReward(VectorWrapper):
         self,
         env: VectorEnv[Any, Any, Any],
         reward_model: RewardModel | str | os.PathLike[str] | RewardModelRef,
-        *,
-        mode: RewardMode = "replace",
-        scale: float = 1.0,
-        normalize: bool = False,
-        norm_center: bool = False,
-        norm_clip: float | None = 10.0,
-        nan_policy: NanPolicy = "raise",
-        backend: Backend = "auto",
-        device: str = "cpu",
+        **options: Any,
     ) -> None:
         super().__init__(env)
-        model, _ = resolve_reward_model(reward_model, device=device)
+        opts = RewardOptions.from_kwargs(options)
+        model, _ = resolve_reward_model(reward_model, device=opts.device)
         autoreset = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         try:
             self.autoreset_mode = AutoresetMode(autoreset)
@@ -96,31 +87,10 @@ class VectorRelativeReward(VectorWrapper):
             env.single_observation_space,
             env.single_action_space,
             env.num_envs,
-            mode=mode,
-            scale=scale,
-            normalize=normalize,
-            norm_center=norm_center,
-            norm_clip=norm_clip,
-            nan_policy=nan_policy,
-            backend=backend,
+            opts,
         )
         self._pending = np.zeros(env.num_envs, dtype=bool)
         self._all = np.ones(env.num_envs, dtype=bool)
-
-    @property
-    def reward_model(self) -> RewardModel:
-        """The reward model in use."""
-        return self._engine.model
-
-    @property
-    def reward_norm(self) -> RunningRewardNorm | None:
-        """The running normalisation statistics (``None`` unless ``normalize=True``)."""
-        return self._engine.norm
-
-    @property
-    def engine(self) -> RewardEngine:
-        """The shared reward computation (options, history, scorer)."""
-        return self._engine
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None

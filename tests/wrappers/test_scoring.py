@@ -15,7 +15,8 @@ import torch
 from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
-from rr_gym.wrappers import RewardScorer, native, scoring
+from rr_gym.wrappers import native, scoring
+from rr_gym.wrappers.scoring import RewardScorer
 from tests._factories import relative_reward
 from tests.wrappers._helpers import LINE_LAYOUT, ConstantPlusAction, line_model
 

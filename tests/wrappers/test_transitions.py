@@ -9,7 +9,7 @@ import pytest
 from rr_gym.data.fields import episode_transitions
 from rr_gym.errors import IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
-from rr_gym.wrappers import TransitionBuilder, WindowHistory
+from rr_gym.wrappers.transitions import TransitionBuilder, WindowHistory
 
 BOX4 = gym.spaces.Box(-np.inf, np.inf, (4,))
 BOX2 = gym.spaces.Box(-1.0, 1.0, (2,))
