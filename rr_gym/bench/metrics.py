@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
 
 from rr_gym.errors import DataError
+from rr_gym.rewards.true_reward import TransitionRewardFn
 
 __all__ = [
     "GoalHit",
     "Interval",
-    "TransitionRewardFn",
     "aggregate",
     "canonicalize",
     "cell_heatmap",
@@ -46,9 +46,6 @@ __all__ = [
     "pearson",
     "spearman",
 ]
-
-#: A reward of batched transitions: ``fn(obs (N, o), act (N, a), next_obs (N, o)) -> (N,)``.
-TransitionRewardFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

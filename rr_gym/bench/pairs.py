@@ -24,11 +24,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rr_gym.bench.metrics import TransitionRewardFn
 from rr_gym.data.ids import locomotion_dataset_id, pointmaze_dataset_id
 from rr_gym.data.maze import GOAL_CELLS, MazeGeometry, make_goal_env
 from rr_gym.data.reference import REFERENCE_SCORES, ReferenceScore
 from rr_gym.errors import ConfigError
+from rr_gym.rewards.true_reward import (
+    LOCOMOTION_REWARD_TERMS,
+    TransitionRewardFn,
+    locomotion_reward_fn,
+    pointmaze_reward_fn,
+)
 
 __all__ = [
     "PAIR_KINDS",
@@ -270,18 +275,13 @@ class MazeKind(PairKind):
         return np.asarray(geometry.cell_to_xy(pair.options["goal_cell"]), np.float64)
 
     def true_reward(self, pair: PairSpec) -> TransitionRewardFn:
-        """``exp(-d)`` (``sizes.evaluate.maze_true_reward: dense``, default) or ``1[d <= 0.45]``.
+        """``exp(-d)`` (``sizes.evaluate.maze_true_reward: dense``, default) or ``1[d <= 0.45]``
+        (``sparse``; :func:`~rr_gym.rewards.true_reward.pointmaze_reward_fn`).
 
         ``d`` is the distance of the position after the step to the goal cell's centre.
         """
-        goal = self.goal_xy(pair)
-        dense = (pair.sizes.get("evaluate") or {}).get("maze_true_reward", "dense") == "dense"
-
-        def reward(obs: np.ndarray, act: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-            d = np.linalg.norm(np.asarray(next_obs)[:, :2] - goal, axis=1)
-            return np.exp(-d) if dense else (d <= 0.45).astype(np.float64)
-
-        return reward
+        reward_type = (pair.sizes.get("evaluate") or {}).get("maze_true_reward", "dense")
+        return pointmaze_reward_fn(self.goal_xy(pair), reward_type)
 
 
 @register_pair_kind("images")
@@ -335,15 +335,6 @@ class ImageKind(PairKind):
         return None
 
 
-#: Per-env constants of the Gymnasium v5 MuJoCo rewards, read off observations:
-#: index of the forward velocity, control cost weight, healthy z range, healthy angle range.
-_LOCOMOTION_REWARD: dict[str, dict[str, Any]] = {
-    "hopper": {"vel": 5, "ctrl": 1e-3, "z": (0.7, np.inf), "angle": (-0.2, 0.2), "state": 1},
-    "walker2d": {"vel": 8, "ctrl": 1e-3, "z": (0.8, 2.0), "angle": (-1.0, 1.0), "state": None},
-    "halfcheetah": {"vel": 8, "ctrl": 0.1, "z": None, "angle": None, "state": None},
-}
-
-
 @register_pair_kind("locomotion")
 class LocomotionKind(PairKind):
     """MuJoCo locomotion: two quality levels of one env (``base_level`` vs ``expert_level``).
@@ -361,9 +352,9 @@ class LocomotionKind(PairKind):
         self, name: str, config: Mapping[str, Any], sizes: Mapping[str, Any]
     ) -> list[PairSpec]:
         env = str(config.get("env", name))
-        if env not in _LOCOMOTION_REWARD:
+        if env not in LOCOMOTION_REWARD_TERMS:
             raise ConfigError(
-                f"pair {name!r}: env={env!r}; expected one of {list(_LOCOMOTION_REWARD)}"
+                f"pair {name!r}: env={env!r}; expected one of {list(LOCOMOTION_REWARD_TERMS)}"
             )
         section = {**(sizes.get("locomotion") or {}), **config}
         base_level = str(section.get("base_level", "medium"))
@@ -414,25 +405,9 @@ class LocomotionKind(PairKind):
         return gym.make(locomotion_env_id(pair.options["env"]), **kwargs)
 
     def true_reward(self, pair: PairSpec) -> TransitionRewardFn:
-        """The v5 reward from observations: healthy bonus + forward velocity - control cost.
-
-        The forward velocity is read from the next observation (the env averages it over
-        the frame skip, so this is close, not exact; see benchmarks/RESULTS.md).
-        """
-        spec = _LOCOMOTION_REWARD[pair.options["env"]]
-
-        def reward(obs: np.ndarray, act: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-            nxt = np.asarray(next_obs, np.float64)
-            r = nxt[:, spec["vel"]] - spec["ctrl"] * np.square(np.asarray(act, np.float64)).sum(1)
-            if spec["z"] is not None:
-                healthy = (nxt[:, 0] > spec["z"][0]) & (nxt[:, 0] < spec["z"][1])
-                healthy &= (nxt[:, 1] > spec["angle"][0]) & (nxt[:, 1] < spec["angle"][1])
-                if spec["state"] is not None:
-                    healthy &= (np.abs(nxt[:, spec["state"] :]) < 100).all(1)
-                r = r + healthy
-            return r
-
-        return reward
+        """The v5 reward from observations
+        (:func:`~rr_gym.rewards.true_reward.locomotion_reward_fn`)."""
+        return locomotion_reward_fn(pair.options["env"])
 
 
 def expand_pairs(
