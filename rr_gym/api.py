@@ -34,6 +34,7 @@ from rr_gym.rewards.gradient_matching import (
 from rr_gym.rewards.relative import RelativeRewardModel
 from rr_gym.training import TrainConfig
 from rr_gym.utils.device import resolve_device
+from rr_gym.utils.seeding import seeded
 from rr_gym.utils.validation import check_finite, check_int
 
 __all__ = ["as_windows", "extract_reward", "load", "train_diffusion"]
@@ -191,9 +192,7 @@ def train_diffusion(
     else:
         norm = Normalizer.fit(windows, normalizer)
     dev = resolve_device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = _make_denoiser(denoiser, horizon, dim, network)
+    model = seeded(lambda: _make_denoiser(denoiser, horizon, dim, network), seed)
     diffusion = GaussianDiffusion(
         model,
         NoiseSchedule(n_diffusion_steps, schedule),
@@ -211,7 +210,7 @@ def train_diffusion(
         lr=lr,
         ema_decay=ema_decay,
         grad_clip=grad_clip,
-        checkpoint_dir=None if checkpoint_dir is None else os.fspath(checkpoint_dir),
+        checkpoint_dir=checkpoint_dir,
         checkpoint_every=checkpoint_every,
         seed=seed,
         progress=progress,
@@ -300,9 +299,8 @@ def extract_reward(
     if window > base.horizon:
         raise ConfigError(f"window={window} exceeds the models' horizon {base.horizon}")
     dev = resolve_device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        reward = RelativeRewardModel(
+    reward = seeded(
+        lambda: RelativeRewardModel(
             base.layout,
             base.normalizer,
             window=window,
@@ -312,14 +310,16 @@ def extract_reward(
             time_dim=time_dim,
             schedule=base.schedule.to_dict(),
             metadata={**base.metadata, **(metadata or {})},
-        )
+        ),
+        seed,
+    )
     config = TrainConfig(
         steps=steps,
         batch_size=batch_size,
         lr=lr,
         ema_decay=ema_decay,
         grad_clip=grad_clip,
-        checkpoint_dir=None if checkpoint_dir is None else os.fspath(checkpoint_dir),
+        checkpoint_dir=checkpoint_dir,
         checkpoint_every=checkpoint_every,
         seed=seed,
         progress=progress,

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ class TrainConfig:
         ema_decay: decay of the weight average; None disables EMA.
         log_every: steps between entries of the loss history.
         checkpoint_every: steps between checkpoints (needs ``checkpoint_dir``).
-        checkpoint_dir: where ``trainer/`` (resumable state) and ``model/`` are written.
+        checkpoint_dir: where ``trainer/`` (resumable state) and ``model/`` are written
+            (kept as a ``str``).
         seed: seed of the trainer's own random generator.
         progress: show a progress bar.
     """
@@ -59,11 +61,13 @@ class TrainConfig:
     ema_decay: float | None = 0.995
     log_every: int = 100
     checkpoint_every: int | None = None
-    checkpoint_dir: str | None = None
+    checkpoint_dir: str | os.PathLike[str] | None = None
     seed: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if self.checkpoint_dir is not None:
+            self.checkpoint_dir = os.fspath(self.checkpoint_dir)
         self.steps = check_int(self.steps, "steps", minimum=0)
         self.batch_size = check_int(self.batch_size, "batch_size", minimum=1)
         self.log_every = check_int(self.log_every, "log_every", minimum=1)

@@ -37,7 +37,6 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from tqdm.auto import tqdm
 
-from rr_gym.baselines._common import isolated_global_state
 from rr_gym.baselines.inputs import Transitions, check_batch, check_env_spaces
 from rr_gym.baselines.relabel import RelabelVecEnv
 from rr_gym.baselines.results import AdversarialResult
@@ -46,6 +45,7 @@ from rr_gym.data.policies import MLPPolicy
 from rr_gym.errors import CheckpointError, ConfigError
 from rr_gym.rewards.base import TorchRewardModel
 from rr_gym.training import _flatten_optimizer, _unflatten_optimizer
+from rr_gym.utils.seeding import isolated_global_state
 
 __all__ = ["AdversarialTrainer", "EnvSource", "make_generator_env"]
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from rr_gym.baselines._common import isolated_global_state, seeded
 from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, make_generator_env
 from rr_gym.baselines.inputs import data_facts, env_layout, load_transitions
 from rr_gym.baselines.networks import Activation, build_mlp
@@ -26,6 +25,7 @@ from rr_gym.errors import CheckpointError, ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards.base import TorchRewardModel
 from rr_gym.utils.device import resolve_device
+from rr_gym.utils.seeding import isolated_global_state, seeded
 
 __all__ = ["AIRLReward", "AIRLTrainer", "train_airl"]
 

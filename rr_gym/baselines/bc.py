@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from rr_gym.baselines._common import loop_config, seeded
 from rr_gym.baselines.inputs import check_batch, data_facts, load_transitions
 from rr_gym.baselines.networks import Activation, build_mlp
 from rr_gym.baselines.results import BCResult
@@ -21,8 +20,9 @@ from rr_gym.checkpoint import Checkpointable
 from rr_gym.errors import CheckpointError, ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
-from rr_gym.training import Trainer
+from rr_gym.training import TrainConfig, Trainer
 from rr_gym.utils.device import resolve_device
+from rr_gym.utils.seeding import seeded
 from rr_gym.utils.validation import check_finite
 
 __all__ = ["BCPolicy", "BCTrainer", "SB3PolicyAdapter", "train_bc"]
@@ -332,7 +332,7 @@ def train_bc(
         ),
         seed,
     )
-    config = loop_config(
+    config = TrainConfig(
         steps=steps,
         seed=seed,
         batch_size=batch_size,

@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rr_gym.baselines._common import loop_config, seeded
 from rr_gym.baselines.inputs import (
     check_batch,
     check_same_data_kind,
@@ -34,6 +33,7 @@ from rr_gym.normalizer import Normalizer, NormalizerKind
 from rr_gym.rewards.base import Reduction, TorchRewardModel
 from rr_gym.training import TrainConfig, Trainer
 from rr_gym.utils.device import resolve_device
+from rr_gym.utils.seeding import seeded
 
 __all__ = ["DiscriminatorReward", "DiscriminatorTrainer", "train_discriminator"]
 
@@ -321,7 +321,7 @@ def train_discriminator(
         ),
         seed,
     )
-    config = loop_config(
+    config = TrainConfig(
         steps=steps,
         seed=seed,
         batch_size=batch_size,

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rr_gym.baselines._common import isolated_global_state, seeded
 from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, make_generator_env
 from rr_gym.baselines.discriminator import DiscriminatorReward
 from rr_gym.baselines.inputs import data_facts, env_layout, load_transitions
@@ -25,6 +24,7 @@ from rr_gym.baselines.networks import Activation
 from rr_gym.baselines.results import AdversarialResult
 from rr_gym.layout import TransitionLayout
 from rr_gym.utils.device import resolve_device
+from rr_gym.utils.seeding import isolated_global_state, seeded
 
 __all__ = ["GAILTrainer", "train_gail"]
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from rr_gym.baselines._common import loop_config, seeded
 from rr_gym.baselines.discriminator import DiscriminatorTrainer, fit_pair_normalizer
 from rr_gym.baselines.inputs import check_same_data_kind, data_horizon, load_windows
 from rr_gym.baselines.results import RewardResult
@@ -29,6 +28,7 @@ from rr_gym.rewards.base import Reduction, TorchRewardModel
 from rr_gym.rewards.network import WindowRewardNet
 from rr_gym.training import TrainConfig
 from rr_gym.utils.device import resolve_device
+from rr_gym.utils.seeding import seeded
 
 __all__ = [
     "NoisedDiscriminatorReward",
@@ -272,7 +272,7 @@ def train_noised_discriminator(
         ),
         seed,
     )
-    config = loop_config(
+    config = TrainConfig(
         steps=steps,
         seed=seed,
         batch_size=batch_size,

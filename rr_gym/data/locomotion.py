@@ -19,9 +19,7 @@ count are restored afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from tqdm.auto import tqdm
 from rr_gym.data.policies import MLPPolicy
 from rr_gym.data.storage import EpisodeArrays
 from rr_gym.errors import ConfigError
+from rr_gym.utils.seeding import isolated_global_state
 
 __all__ = [
     "ACTION_STD",
@@ -187,29 +186,6 @@ def _to_episode(
     )
 
 
-@contextlib.contextmanager
-def _isolated_global_state(n_threads: int | None) -> Iterator[None]:
-    """Restore Python/NumPy/torch global RNG states and torch's thread count on exit.
-
-    SB3 seeds the global generators when given a seed; rr_gym never leaves them changed.
-    """
-    import torch
-
-    py_state = random.getstate()
-    np_state = np.random.get_state()
-    torch_state = torch.get_rng_state()
-    threads = torch.get_num_threads()
-    if n_threads is not None:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.set_rng_state(torch_state)
-        torch.set_num_threads(threads)
-
-
 #: Default standard deviation of the Gaussian noise added to the policy's mean action when
 #: evaluating checkpoints and collecting medium/expert data. PPO's own learned std is large
 #: after 300k steps (sampled Hopper returns ~1,400 where the mean action gets ~3,000);
@@ -294,7 +270,7 @@ def train_ppo(
             f"{eval_episodes}; expected positive ints"
         )
     # Everything, imports included (some consume global RNGs), runs inside the isolation.
-    with _isolated_global_state(n_threads):
+    with isolated_global_state(n_threads):
         return _train_ppo(
             env_id,
             total_steps=total_steps,

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from rr_gym.baselines._common import loop_config
 from rr_gym.diffusion.process import DiffusionProcess, Sampler
 from rr_gym.diffusion.schedule import NoiseSchedule, ScheduleKind
 from rr_gym.errors import DataError
@@ -61,7 +60,7 @@ def _images(images: Any, what: str) -> torch.Tensor:
 
 def _loop(**options: Any) -> TrainConfig:
     """The loop options of both image train functions (no weight decay, gradient clip 1)."""
-    return loop_config(weight_decay=0.0, grad_clip=1.0, **options)
+    return TrainConfig(weight_decay=0.0, grad_clip=1.0, **options)
 
 
 class ImageDiffusionTrainer(Trainer):

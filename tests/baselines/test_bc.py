@@ -13,9 +13,9 @@ from stable_baselines3.common.monitor import Monitor
 
 import rr_gym
 from rr_gym.baselines import BCPolicy, BCTrainer, train_bc
-from rr_gym.baselines._common import seeded
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.training import TrainConfig
+from rr_gym.utils.seeding import seeded
 from tests.baselines.conftest import PENDULUM_LAYOUT
 
 RNG = np.random.default_rng(2)

@@ -15,6 +15,7 @@ from rr_gym.data import windows_from_arrays
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.training import TrainConfig
+from rr_gym.utils.seeding import seeded
 
 RNG = np.random.default_rng(0)
 BASE = RNG.normal(0.0, 1.0, size=(3000, 2))
@@ -55,9 +56,7 @@ def test_save_and_load_round_trip(trained: DiscriminatorReward, tmp_path: Path) 
 
 def _trainer(config: TrainConfig, seed: int = 0) -> DiscriminatorTrainer:
     layout = TransitionLayout.flat(2)
-    reward = rr_gym.baselines._common.seeded(
-        lambda: DiscriminatorReward(layout, hidden_sizes=(16,)), seed
-    )
+    reward = seeded(lambda: DiscriminatorReward(layout, hidden_sizes=(16,)), seed)
     expert = torch.as_tensor(EXPERT[:, None, :], dtype=torch.float32)
     base = torch.as_tensor(BASE[:, None, :], dtype=torch.float32)
     return DiscriminatorTrainer(reward, expert, base, config, torch.device("cpu"))

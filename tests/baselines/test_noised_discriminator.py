@@ -14,7 +14,6 @@ from rr_gym.baselines import (
     NoisedDiscriminatorTrainer,
     train_noised_discriminator,
 )
-from rr_gym.baselines._common import seeded
 from rr_gym.diffusion import Guide, NoiseSchedule
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
@@ -22,6 +21,7 @@ from rr_gym.normalizer import Normalizer
 from rr_gym.planning import DiffusionPlanner
 from rr_gym.rewards import RewardGuide
 from rr_gym.training import TrainConfig
+from rr_gym.utils.seeding import seeded
 from tests._factories import mlp_diffusion
 
 RNG = np.random.default_rng(1)
