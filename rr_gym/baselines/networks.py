@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from rr_gym.errors import ConfigError
+from rr_gym.utils.moments import merge_moments
 
 __all__ = ["ACTIVATIONS", "Activation", "RunningNorm", "build_mlp"]
 
@@ -51,14 +52,13 @@ class RunningNorm(nn.Module):
         n = x.shape[0]
         if n == 0:
             return
-        mean, var = x.mean(0), x.var(0, unbiased=False)
-        old = self.count.item()
-        total = old + n
-        delta = mean - self.running_mean
-        self.running_mean += delta * (n / total)
-        self.running_var.mul_(old).add_(var * n).add_(delta.square() * (old * n / total))
-        self.running_var /= total
-        self.count += n
+        total, mean, var = merge_moments(
+            self.count.item(), self.running_mean, self.running_var,
+            n, x.mean(0), x.var(0, unbiased=False),
+        )  # fmt: skip
+        self.running_mean.copy_(mean)
+        self.running_var.copy_(var)
+        self.count.fill_(total)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:

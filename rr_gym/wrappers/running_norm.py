@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rr_gym.errors import ConfigError
+from rr_gym.utils.moments import merge_moments
 
 __all__ = ["RunningRewardNorm"]
 
@@ -63,19 +64,10 @@ class RunningRewardNorm:
         n = batch.shape[0]
         if n == 0:
             return
-        if n == 1:
-            b_mean, b_var = float(batch[0]), 0.0
-        else:
-            b_mean, b_var = float(batch.mean()), float(batch.var())
-        if self.count == 0:
-            self.count, self.mean, self.var = n, b_mean, b_var
-            return
-        total = self.count + n
-        delta = b_mean - self.mean
-        m2 = self.var * self.count + b_var * n + delta * delta * self.count * n / total
-        self.mean += delta * n / total
-        self.var = m2 / total
-        self.count = total
+        count, mean, var = merge_moments(
+            self.count, self.mean, self.var, n, float(batch.mean()), float(batch.var())
+        )
+        self.count, self.mean, self.var = int(count), float(mean), float(var)
 
     @property
     def std(self) -> float:
