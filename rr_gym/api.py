@@ -11,17 +11,17 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import numpy as np
 import torch
 
 from rr_gym.checkpoint import load as _load_checkpoint
+from rr_gym.data.windows import as_windows
 from rr_gym.diffusion.denoiser import Denoiser
 from rr_gym.diffusion.gaussian import GaussianDiffusion, check_compatible
 from rr_gym.diffusion.mlp import MLPDenoiser
 from rr_gym.diffusion.schedule import NoiseSchedule, ScheduleKind
 from rr_gym.diffusion.training import DiffusionTrainer
 from rr_gym.diffusion.unet import TemporalUnet
-from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
+from rr_gym.errors import ConfigError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
 from rr_gym.rewards.base import Reduction
@@ -35,59 +35,9 @@ from rr_gym.rewards.relative import RelativeRewardModel
 from rr_gym.training import TrainConfig
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import seeded
-from rr_gym.utils.validation import check_finite, check_int
+from rr_gym.utils.validation import check_int
 
-__all__ = ["as_windows", "extract_reward", "load", "train_diffusion"]
-
-
-def as_windows(
-    data: Any, horizon: int
-) -> tuple[np.ndarray, TransitionLayout | None, dict[str, Any]]:
-    """Coerce training data into raw windows ``(N, horizon, D)`` float32.
-
-    Accepts an array ``(N, horizon, D)``; an array ``(N, D)`` (points when ``horizon`` is 1,
-    else one trajectory cut into every window of length ``horizon``); or an object with
-    ``windows`` ``(N, H, D)`` and ``layout`` attributes (a ``rr_gym.data.WindowDataset``).
-
-    Returns:
-        ``(windows, layout or None, metadata)``.
-
-    Raises:
-        DataError: wrong rank, empty data, a horizon the data cannot provide, or NaN/inf.
-    """
-    horizon = check_int(horizon, "horizon", minimum=1)
-    layout: TransitionLayout | None = None
-    metadata: dict[str, Any] = {}
-    if hasattr(data, "windows") and hasattr(data, "layout"):
-        layout, metadata = data.layout, dict(getattr(data, "metadata", {}) or {})
-        data = data.windows
-    arr = np.asarray(data, dtype=np.float32)
-    if arr.size == 0:
-        raise DataError(f"training data is empty (shape {arr.shape}); expected at least one sample")
-    if arr.ndim == 2:
-        if horizon == 1:
-            arr = arr[:, None, :]
-        elif arr.shape[0] < horizon:
-            raise DataError(
-                f"horizon={horizon} is larger than the data: one trajectory of {arr.shape[0]} "
-                f"steps gives no window; use horizon <= {arr.shape[0]}"
-            )
-        else:
-            arr = np.lib.stride_tricks.sliding_window_view(arr, horizon, axis=0).transpose(0, 2, 1)
-    elif arr.ndim != 3:
-        raise DataError(
-            f"training data has rank {arr.ndim} (shape {arr.shape}); expected (N, horizon, D) "
-            "or (N, D)"
-        )
-    if arr.shape[1] != horizon:
-        raise DataError(
-            f"windows have horizon {arr.shape[1]} but horizon={horizon} was asked; "
-            f"re-cut the data into windows of {horizon} steps (rr_gym.data.make_windows)"
-        )
-    check_finite(arr, "training data")
-    if layout is not None and layout.dim != arr.shape[2]:
-        raise DataError(f"data has transition dim {arr.shape[2]} but its layout is {layout}")
-    return np.ascontiguousarray(arr), layout, metadata
+__all__ = ["extract_reward", "load", "train_diffusion"]
 
 
 def _check_steps(steps: Any) -> int:

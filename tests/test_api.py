@@ -10,8 +10,7 @@ import pytest
 import torch
 
 import rr_gym
-from rr_gym.api import as_windows
-from rr_gym.data.windows import WindowDataset, windows_from_arrays
+from rr_gym.data.windows import WindowDataset, as_windows, windows_from_arrays
 from rr_gym.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule, TemporalUnet
 from rr_gym.diffusion.analytic import GaussianMixtureDiffusion
 from rr_gym.diffusion.training import DiffusionTrainer

@@ -18,10 +18,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rr_gym.api import as_windows
-from rr_gym.data.fields import episode_transitions, infer_layout
-from rr_gym.data.loading import dataset_metadata, load_dataset, reading_episodes
-from rr_gym.data.windows import make_windows
+from rr_gym.data.fields import infer_layout
+from rr_gym.data.loading import load_dataset
+from rr_gym.data.windows import as_windows, dataset_info, episode_rows, make_windows
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.utils.validation import check_finite
@@ -124,8 +123,9 @@ def load_windows(
     """Raw windows ``(N, horizon, D)`` from an array, a ``WindowDataset`` or a Minari source.
 
     Args:
-        source: array ``(N, horizon, D)`` or ``(N, D)`` (see :func:`rr_gym.api.as_windows`),
-            a ``WindowDataset``, or a Minari dataset id, path or ``MinariDataset``.
+        source: array ``(N, horizon, D)`` or ``(N, D)`` (see
+            :func:`rr_gym.data.windows.as_windows`), a ``WindowDataset``, or a Minari
+            dataset id, path or ``MinariDataset``.
         horizon: window length.
         layout: the transition layout (default: the data's own, when it has one).
         name: how error messages call this data (``"expert data"``).
@@ -156,24 +156,12 @@ def _from_minari(source: Any, layout: TransitionLayout | None) -> Transitions:
     if layout is None:
         layout = env_layout(dataset.observation_space, dataset.action_space, next_observation=True)
     rows, dones = [], []
-    with reading_episodes(dataset):
-        for episode in dataset.iterate_episodes():
-            if len(episode.rewards) == 0:
-                continue
-            rows.append(
-                episode_transitions(episode.observations, episode.actions, episode.rewards, layout)
-            )
-            dones.append(np.asarray(episode.terminations, bool))
+    for episode, transitions in episode_rows(dataset, layout):
+        rows.append(transitions)
+        dones.append(np.asarray(episode.terminations, bool))
     if not rows:
         raise DataError(f"Minari dataset {dataset.id!r} has no transition")
-    meta = dataset_metadata(dataset)
-    spec = dataset.env_spec
-    info = {
-        "dataset_id": dataset.id,
-        "env_id": None if spec is None else spec.id,
-        "observation_space": meta.get("observation_space"),
-        "action_space": meta.get("action_space"),
-    }
+    info = dataset_info(dataset)
     return Transitions(np.concatenate(rows), layout, np.concatenate(dones), info)
 
 

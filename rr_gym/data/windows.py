@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,7 +44,7 @@ from rr_gym.data.loading import DatasetSource, dataset_metadata, load_dataset, r
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
-from rr_gym.utils.validation import check_finite
+from rr_gym.utils.validation import check_finite, check_int
 
 __all__ = [
     "TailPolicy",
@@ -153,6 +153,56 @@ class WindowDataset:
             starts=self.starts[index],
             valid=self.valid[index],
         )
+
+
+def as_windows(
+    data: Any, horizon: int
+) -> tuple[np.ndarray, TransitionLayout | None, dict[str, Any]]:
+    """Coerce training data into raw windows ``(N, horizon, D)`` float32.
+
+    Accepts an array ``(N, horizon, D)``; an array ``(N, D)`` (points when ``horizon`` is 1,
+    else one trajectory cut into every window of length ``horizon``); or an object with
+    ``windows`` ``(N, H, D)`` and ``layout`` attributes (a ``rr_gym.data.WindowDataset``).
+
+    Returns:
+        ``(windows, layout or None, metadata)``.
+
+    Raises:
+        DataError: wrong rank, empty data, a horizon the data cannot provide, or NaN/inf.
+    """
+    horizon = check_int(horizon, "horizon", minimum=1)
+    layout: TransitionLayout | None = None
+    metadata: dict[str, Any] = {}
+    if hasattr(data, "windows") and hasattr(data, "layout"):
+        layout, metadata = data.layout, dict(getattr(data, "metadata", {}) or {})
+        data = data.windows
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.size == 0:
+        raise DataError(f"training data is empty (shape {arr.shape}); expected at least one sample")
+    if arr.ndim == 2:
+        if horizon == 1:
+            arr = arr[:, None, :]
+        elif arr.shape[0] < horizon:
+            raise DataError(
+                f"horizon={horizon} is larger than the data: one trajectory of {arr.shape[0]} "
+                f"steps gives no window; use horizon <= {arr.shape[0]}"
+            )
+        else:
+            arr = np.lib.stride_tricks.sliding_window_view(arr, horizon, axis=0).transpose(0, 2, 1)
+    elif arr.ndim != 3:
+        raise DataError(
+            f"training data has rank {arr.ndim} (shape {arr.shape}); expected (N, horizon, D) "
+            "or (N, D)"
+        )
+    if arr.shape[1] != horizon:
+        raise DataError(
+            f"windows have horizon {arr.shape[1]} but horizon={horizon} was asked; "
+            f"re-cut the data into windows of {horizon} steps (rr_gym.data.make_windows)"
+        )
+    check_finite(arr, "training data")
+    if layout is not None and layout.dim != arr.shape[2]:
+        raise DataError(f"data has transition dim {arr.shape[2]} but its layout is {layout}")
+    return np.ascontiguousarray(arr), layout, metadata
 
 
 def _window_starts(length: int, horizon: int, stride: int, tail: str) -> tuple[np.ndarray, int]:
@@ -281,6 +331,44 @@ def windows_from_arrays(
     )
 
 
+def episode_rows(
+    dataset: Any, layout: TransitionLayout, *, progress: bool = False
+) -> Iterator[tuple[Any, np.ndarray]]:
+    """``(episode, transitions (T, layout.dim))`` of every non-empty episode of a Minari
+    ``dataset``, in order; a read failure becomes a :class:`~rr_gym.errors.DataError`
+    naming the file (:func:`~rr_gym.data.loading.reading_episodes`)."""
+    with reading_episodes(dataset):
+        for episode in tqdm(
+            dataset.iterate_episodes(),
+            total=dataset.total_episodes,
+            desc=f"episodes {dataset.id}",
+            disable=not progress,
+            unit="ep",
+            leave=False,
+        ):
+            if len(episode.rewards) == 0:
+                continue
+            rows = episode_transitions(
+                episode.observations, episode.actions, episode.rewards, layout
+            )
+            yield episode, rows
+
+
+def dataset_info(dataset: Any) -> dict[str, Any]:
+    """What data made from a Minari ``dataset`` records about it: ids, spaces, steps and
+    rr_gym's own metadata."""
+    meta = dataset_metadata(dataset)
+    env_spec = dataset.env_spec
+    return {
+        "dataset_id": dataset.id,
+        "env_id": None if env_spec is None else env_spec.id,
+        "observation_space": meta.get("observation_space"),
+        "action_space": meta.get("action_space"),
+        "total_steps": int(meta.get("total_steps", 0)),
+        "rr_gym": meta.get("rr_gym"),
+    }
+
+
 def _layout_for(dataset: Any) -> TransitionLayout:
     extra = dataset.storage.metadata.get("rr_gym") or {}
     if isinstance(extra, dict) and "layout" in extra:
@@ -330,35 +418,13 @@ def make_windows(
     transitions: list[np.ndarray] = []
     rewards: list[np.ndarray] = []
     ids: list[int] = []
-    with reading_episodes(dataset):
-        episodes = dataset.iterate_episodes()
-        for episode in tqdm(
-            episodes,
-            total=n_episodes,
-            desc=f"windows {dataset.id}",
-            disable=not progress,
-            unit="ep",
-            leave=False,
-        ):
-            if len(episode.rewards) == 0:
-                continue
-            transitions.append(
-                episode_transitions(episode.observations, episode.actions, episode.rewards, layout)
-            )
-            rewards.append(np.asarray(episode.rewards, np.float32))
-            ids.append(int(episode.id))
+    for episode, rows in episode_rows(dataset, layout, progress=progress):
+        transitions.append(rows)
+        rewards.append(np.asarray(episode.rewards, np.float32))
+        ids.append(int(episode.id))
     if not transitions:
         raise DataError(f"Minari dataset {dataset.id!r} has only empty episodes")
-    meta = dataset_metadata(dataset)
-    env_spec = dataset.env_spec
-    info = {
-        "dataset_id": dataset.id,
-        "env_id": None if env_spec is None else env_spec.id,
-        "observation_space": meta.get("observation_space"),
-        "action_space": meta.get("action_space"),
-        "total_steps": int(meta.get("total_steps", 0)),
-        "rr_gym": meta.get("rr_gym"),
-    }
+    info = dataset_info(dataset)
     return windows_from_arrays(
         transitions,
         rewards,
