@@ -21,7 +21,7 @@ from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, make_gen
 from rr_gym.baselines.inputs import data_facts, env_layout, load_transitions
 from rr_gym.baselines.networks import Activation, build_mlp
 from rr_gym.baselines.results import AdversarialResult
-from rr_gym.errors import CheckpointError, ConfigError
+from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards.base import TorchRewardModel
 from rr_gym.utils.device import resolve_device
@@ -114,41 +114,6 @@ class AIRLReward(TorchRewardModel):
         next_obs = rows[:, self.layout.slice("next_observation")]
         h_next = self.potential(next_obs) * (1.0 - dones.to(rows.dtype))
         return g + self.discount * h_next - self.potential(rows[:, self.obs_slice])
-
-    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        config = {
-            "layout": self.layout.to_dict(),
-            "state_only": self.state_only,
-            "reward_hidden_sizes": list(self.reward_hidden_sizes),
-            "potential_hidden_sizes": list(self.potential_hidden_sizes),
-            "activation": self.activation,
-            "running_norm": self.running_norm,
-            "discount": self.discount,
-            "metadata": self.metadata,
-            "training": self.training_config,
-        }
-        return dict(self.state_dict()), config
-
-    @classmethod
-    def from_checkpoint_state(
-        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
-    ) -> AIRLReward:
-        model = cls(
-            TransitionLayout.from_dict(config["layout"]),
-            state_only=bool(config["state_only"]),
-            reward_hidden_sizes=config["reward_hidden_sizes"],
-            potential_hidden_sizes=config["potential_hidden_sizes"],
-            activation=config["activation"],
-            running_norm=bool(config["running_norm"]),
-            discount=float(config["discount"]),
-            metadata=config.get("metadata"),
-        )
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights do not fit {cls.__name__}: {exc}") from exc
-        model.training_config = config.get("training") or {}
-        return model
 
 
 class AIRLTrainer(AdversarialTrainer):

@@ -16,10 +16,10 @@ from torch import nn
 from rr_gym.baselines.inputs import check_batch, data_facts, load_transitions
 from rr_gym.baselines.networks import Activation, build_mlp
 from rr_gym.baselines.results import BCResult
-from rr_gym.checkpoint import Checkpointable
-from rr_gym.errors import CheckpointError, ConfigError, DataError
+from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
+from rr_gym.recorded_init import RecordedInit
 from rr_gym.training import TrainConfig, Trainer
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import seeded
@@ -28,7 +28,7 @@ from rr_gym.utils.validation import check_finite
 __all__ = ["BCPolicy", "BCTrainer", "SB3PolicyAdapter", "train_bc"]
 
 
-class BCPolicy(nn.Module, Checkpointable):
+class BCPolicy(RecordedInit, nn.Module):
     """An MLP policy ``observation -> action``, deterministic or Gaussian.
 
     Observations and actions are normalised inside (the normalisers are saved with it); a
@@ -164,46 +164,6 @@ class BCPolicy(nn.Module, Checkpointable):
         """An object with SB3's ``predict(obs, state, episode_start, deterministic)``
         signature, for ``stable_baselines3.common.evaluation.evaluate_policy``."""
         return SB3PolicyAdapter(self)
-
-    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        config = {
-            "obs_dim": self.obs_dim,
-            "act_dim": self.act_dim,
-            "obs_normalizer": self.obs_normalizer.to_dict(),
-            "act_normalizer": self.act_normalizer.to_dict(),
-            "hidden_sizes": list(self.hidden_sizes),
-            "activation": self.activation,
-            "stochastic": self.stochastic,
-            "action_low": None if self.action_low is None else self.action_low.tolist(),
-            "action_high": None if self.action_high is None else self.action_high.tolist(),
-            "metadata": self.metadata,
-            "training": self.training_config,
-        }
-        return dict(self.state_dict()), config
-
-    @classmethod
-    def from_checkpoint_state(
-        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
-    ) -> BCPolicy:
-        low, high = config.get("action_low"), config.get("action_high")
-        model = cls(
-            int(config["obs_dim"]),
-            int(config["act_dim"]),
-            obs_normalizer=Normalizer.from_dict(config["obs_normalizer"]),
-            act_normalizer=Normalizer.from_dict(config["act_normalizer"]),
-            hidden_sizes=config["hidden_sizes"],
-            activation=config["activation"],
-            stochastic=bool(config["stochastic"]),
-            action_low=None if low is None else np.asarray(low),
-            action_high=None if high is None else np.asarray(high),
-            metadata=config.get("metadata"),
-        )
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights do not fit {cls.__name__}: {exc}") from exc
-        model.training_config = config.get("training") or {}
-        return model
 
 
 class SB3PolicyAdapter:

@@ -27,7 +27,7 @@ from rr_gym.baselines.inputs import (
 )
 from rr_gym.baselines.networks import Activation, build_mlp
 from rr_gym.baselines.results import RewardResult
-from rr_gym.errors import CheckpointError, ConfigError, DataError
+from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
 from rr_gym.rewards.base import Reduction, TorchRewardModel
@@ -102,43 +102,6 @@ class DiscriminatorReward(TorchRewardModel):
         del t  # the same at every diffusion step
         x = w.index_select(-1, self.field_index).reshape(w.shape[0], -1)
         return self.net(x).squeeze(-1)
-
-    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        config = {
-            "layout": self.layout.to_dict(),
-            "normalizer": self.normalizer.to_dict(),
-            "window": self.window,
-            "reduction": self.reduction,
-            "inputs": list(self.inputs),
-            "hidden_sizes": list(self.hidden_sizes),
-            "activation": self.activation,
-            "running_norm": self.running_norm,
-            "metadata": self.metadata,
-            "training": self.training_config,
-        }
-        return dict(self.state_dict()), config
-
-    @classmethod
-    def from_checkpoint_state(
-        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
-    ) -> DiscriminatorReward:
-        model = cls(
-            TransitionLayout.from_dict(config["layout"]),
-            Normalizer.from_dict(config["normalizer"]),
-            window=int(config["window"]),
-            reduction=config["reduction"],
-            inputs=config["inputs"],
-            hidden_sizes=config["hidden_sizes"],
-            activation=config["activation"],
-            running_norm=bool(config["running_norm"]),
-            metadata=config.get("metadata"),
-        )
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights do not fit {cls.__name__}: {exc}") from exc
-        model.training_config = config.get("training") or {}
-        return model
 
 
 class DiscriminatorTrainer(Trainer):

@@ -21,7 +21,7 @@ from rr_gym.baselines.inputs import check_same_data_kind, data_horizon, load_win
 from rr_gym.baselines.results import RewardResult
 from rr_gym.diffusion.gaussian import GaussianDiffusion
 from rr_gym.diffusion.schedule import NoiseSchedule
-from rr_gym.errors import CheckpointError, ConfigError, DataError
+from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
 from rr_gym.rewards.base import Reduction, TorchRewardModel
@@ -90,44 +90,6 @@ class NoisedDiscriminatorReward(TorchRewardModel):
 
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.net(w, t)
-
-    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        net = self.net.config
-        config = {
-            "layout": self.layout.to_dict(),
-            "normalizer": self.normalizer.to_dict(),
-            "window": self.window,
-            "reduction": self.reduction,
-            "hidden_dim": net["hidden_dim"],
-            "depth": net["depth"],
-            "time_dim": net["time_dim"],
-            "schedule": self.schedule,
-            "metadata": self.metadata,
-            "training": self.training_config,
-        }
-        return dict(self.state_dict()), config
-
-    @classmethod
-    def from_checkpoint_state(
-        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
-    ) -> NoisedDiscriminatorReward:
-        model = cls(
-            TransitionLayout.from_dict(config["layout"]),
-            Normalizer.from_dict(config["normalizer"]),
-            window=int(config["window"]),
-            reduction=config["reduction"],
-            hidden_dim=int(config["hidden_dim"]),
-            depth=int(config["depth"]),
-            time_dim=int(config["time_dim"]),
-            schedule=config["schedule"],
-            metadata=config.get("metadata"),
-        )
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights do not fit {cls.__name__}: {exc}") from exc
-        model.training_config = config.get("training") or {}
-        return model
 
 
 class NoisedDiscriminatorTrainer(DiscriminatorTrainer):

@@ -1,4 +1,4 @@
-"""Reward-quality metrics of one learned reward on one pair (DESIGN.md §3).
+"""Reward-quality metrics of one learned reward on one pair (docs/design.md, "Evaluation protocol").
 
 On held-out episodes of both datasets (``sizes.evaluate.n_transitions`` of each):
 

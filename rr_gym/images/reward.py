@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from rr_gym.checkpoint import Checkpointable
 from rr_gym.diffusion.embeddings import SinusoidalPosEmb
-from rr_gym.errors import CheckpointError, ConfigError, DataError
+from rr_gym.errors import ConfigError, DataError
+from rr_gym.recorded_init import RecordedInit
 from rr_gym.rewards.network import TwiceDifferentiableMish
 
 __all__ = ["ImageReward"]
@@ -34,7 +34,7 @@ class _Block(nn.Module):
         return self.act(self.down(self.act(h)))
 
 
-class ImageReward(nn.Module, Checkpointable):
+class ImageReward(RecordedInit, nn.Module):
     """``rho(x, t)``: the relative reward of images ``x`` at diffusion step ``t``.
 
     A few convolutional blocks, each shifted by an embedding of ``t`` and halving the
@@ -143,33 +143,3 @@ class ImageReward(nn.Module, Checkpointable):
         return torch.cat(out).cpu().numpy() if out else np.zeros(0, np.float32)
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Weights and config; see :class:`~rr_gym.checkpoint.Checkpointable`."""
-        config = {
-            "image_shape": list(self.image_shape),
-            "channels": list(self.channels),
-            "time_dim": self.time_dim,
-            "n_diffusion_steps": self.n_diffusion_steps,
-            "metadata": self.metadata,
-            "training": self.training_config,
-        }
-        return dict(self.state_dict()), config
-
-    @classmethod
-    def from_checkpoint_state(
-        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
-    ) -> ImageReward:
-        """Rebuild from :meth:`checkpoint_state`."""
-        model = cls(
-            config["image_shape"],
-            channels=config["channels"],
-            time_dim=int(config["time_dim"]),
-            n_diffusion_steps=config.get("n_diffusion_steps"),
-            metadata=config.get("metadata") or {},
-        )
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights do not fit ImageReward: {exc}") from exc
-        model.training_config = config.get("training") or {}
-        return model

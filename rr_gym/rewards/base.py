@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from rr_gym.checkpoint import Checkpointable
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
+from rr_gym.recorded_init import RecordedInit
 from rr_gym.utils.validation import check_finite, check_int
 
 __all__ = ["Reduction", "RewardModel", "TorchRewardModel"]
@@ -49,7 +49,7 @@ class RewardModel(Protocol):
         ...
 
 
-class TorchRewardModel(nn.Module, Checkpointable, abc.ABC):
+class TorchRewardModel(RecordedInit, nn.Module, abc.ABC):
     """Base class of rr_gym's torch rewards: windowing, reduction, ``predict``, gradients.
 
     Subclasses implement :meth:`window_reward` on windows ``(M, window, D)``.

@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 
-from rr_gym.errors import CheckpointError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import Reduction, TorchRewardModel
@@ -64,41 +63,3 @@ class RelativeRewardModel(TorchRewardModel):
 
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.net(w, t)
-
-    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        net = self.net.config
-        config = {
-            "layout": self.layout.to_dict(),
-            "normalizer": self.normalizer.to_dict(),
-            "window": self.window,
-            "reduction": self.reduction,
-            "hidden_dim": net["hidden_dim"],
-            "depth": net["depth"],
-            "time_dim": net["time_dim"],
-            "schedule": self.schedule,
-            "metadata": self.metadata,
-            "training": self.training_config,
-        }
-        return dict(self.state_dict()), config
-
-    @classmethod
-    def from_checkpoint_state(
-        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
-    ) -> RelativeRewardModel:
-        model = cls(
-            TransitionLayout.from_dict(config["layout"]),
-            Normalizer.from_dict(config["normalizer"]),
-            window=int(config["window"]),
-            reduction=config["reduction"],
-            hidden_dim=int(config["hidden_dim"]),
-            depth=int(config["depth"]),
-            time_dim=int(config["time_dim"]),
-            schedule=config.get("schedule"),
-            metadata=config.get("metadata"),
-        )
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            raise CheckpointError(f"weights do not fit RelativeRewardModel: {exc}") from exc
-        model.training_config = config.get("training") or {}
-        return model

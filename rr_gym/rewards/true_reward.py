@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from rr_gym.errors import CheckpointError, ConfigError
+from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import TorchRewardModel
@@ -109,7 +109,9 @@ class PointMazeTrueReward(TorchRewardModel):
             values = [float(v) for v in goal]
             if len(values) != 2:
                 raise ConfigError(f"goal={goal!r}; expected two numbers (x, y)")
-            self.register_buffer("goal", torch.tensor(values, dtype=torch.float32))
+            self.register_buffer(
+                "goal", torch.tensor(values, dtype=torch.float32), persistent=False
+            )
         else:
             for name in ("desired_goal", "next_desired_goal"):
                 if name in layout:
@@ -120,7 +122,7 @@ class PointMazeTrueReward(TorchRewardModel):
                     f"layout {layout} has no 'desired_goal' field and no fixed goal was given; "
                     "add the field or pass goal=(x, y)"
                 )
-            self.register_buffer("goal", torch.zeros(0))
+            self.register_buffer("goal", torch.zeros(0), persistent=False)
 
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Env reward of windows ``w`` ``(M, 1, D)`` (normalised); ``t`` is ignored."""
@@ -130,34 +132,6 @@ class PointMazeTrueReward(TorchRewardModel):
         if self.reward_type == "dense":
             return torch.exp(-distance)
         return (distance <= self.threshold).to(raw.dtype)
-
-    def checkpoint_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        config = {
-            "layout": self.layout.to_dict(),
-            "normalizer": self.normalizer.to_dict(),
-            "reward_type": self.reward_type,
-            "goal": self.goal.tolist() if self._goal_slice is None else None,
-            "threshold": self.threshold,
-            "metadata": self.metadata,
-        }
-        return {}, config
-
-    @classmethod
-    def from_checkpoint_state(
-        cls, tensors: dict[str, torch.Tensor], config: dict[str, Any]
-    ) -> PointMazeTrueReward:
-        if tensors:
-            raise CheckpointError(
-                f"PointMazeTrueReward has no weights, but the checkpoint holds {sorted(tensors)}"
-            )
-        return cls(
-            TransitionLayout.from_dict(config["layout"]),
-            Normalizer.from_dict(config["normalizer"]),
-            reward_type=config["reward_type"],
-            goal=config.get("goal"),
-            threshold=float(config["threshold"]),
-            metadata=config.get("metadata"),
-        )
 
 
 def pointmaze_reward_fn(
