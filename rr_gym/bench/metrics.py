@@ -1,4 +1,4 @@
-"""Metrics of the evaluation protocol (docs/design.md, "Evaluation protocol"), on plain NumPy inputs.
+"""Metrics of the evaluation protocol (docs/design.md), on plain NumPy inputs.
 
 - :func:`pearson`, :func:`spearman`: correlation of a learned reward with the true one.
 - :func:`epic_distance`: EPIC (Gleave et al. 2020): both rewards canonicalised with a

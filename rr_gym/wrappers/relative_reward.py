@@ -8,6 +8,7 @@ import re
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
+import torch
 
 from rr_gym.errors import ConfigError
 from rr_gym.reward_options import RewardOptions
@@ -42,8 +43,12 @@ class RelativeReward(
     Errors about a step (a NaN observation, a non-finite model output) name the env by
     :attr:`env_index`. Inside a worker of Gymnasium's ``AsyncVectorEnv`` (e.g.
     ``gym.make_vec(..., vectorization_mode="async", wrappers=[RelativeReward])``) it is the
-    worker's index, found at construction; elsewhere it is 0. In a ``SyncVectorEnv`` set it
-    with ``envs.set_attr("env_index", list(range(envs.num_envs)))``.
+    worker's index, found at construction; elsewhere it is 0. In such a worker the wrapper
+    sets torch to one thread (``torch.set_num_threads(1)``, that process only): a forked
+    worker entering the parent's OpenMP thread pool hangs, and ``N`` workers with all
+    threads each would oversubscribe the cores. Nothing else changes torch's threads. In a
+    ``SyncVectorEnv`` set the index with
+    ``envs.set_attr("env_index", list(range(envs.num_envs)))``.
 
     The wrapper records JSON-friendly constructor arguments, so ``gym.make(env.spec)``
     rebuilds it when ``reward_model`` is a checkpoint path. An in-memory model is kept in
@@ -89,6 +94,11 @@ class RelativeReward(
         reward_model: RewardModel | str | os.PathLike[str] | RewardModelRef | None = None,
         **options: Any,
     ) -> None:
+        if _async_worker_index() is not None:
+            # A forked worker must not enter an OpenMP parallel region: with the parent's
+            # thread pool already started, libgomp hangs there. One thread per worker also
+            # keeps N workers from oversubscribing the cores.
+            torch.set_num_threads(1)
         if reward_model is None:
             reward_model, options = _from_make_kwargs(env, options)
         opts = RewardOptions.from_kwargs(options)
@@ -98,7 +108,7 @@ class RelativeReward(
         )
         gym.Wrapper.__init__(self, env)
         self._engine = RewardEngine(model, env.observation_space, env.action_space, 1, opts)
-        self._engine.first_env_index = _async_worker_index()
+        self._engine.first_env_index = _async_worker_index() or 0
 
     @property
     def env_index(self) -> int:
@@ -130,10 +140,10 @@ class RelativeReward(
 _WORKER_NAME = re.compile(r"Worker<[^>]*>-(\d+)")
 
 
-def _async_worker_index() -> int:
-    """The sub-env index of this process when it is an AsyncVectorEnv worker, else 0."""
+def _async_worker_index() -> int | None:
+    """The sub-env index of this process when it is an AsyncVectorEnv worker, else None."""
     match = _WORKER_NAME.fullmatch(multiprocessing.current_process().name)
-    return int(match.group(1)) if match else 0
+    return int(match.group(1)) if match else None
 
 
 def _from_make_kwargs(env: gym.Env[Any, Any], given: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

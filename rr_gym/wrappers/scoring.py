@@ -19,7 +19,6 @@ dominates. :class:`RewardScorer` picks the leanest exact path:
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 import torch
@@ -37,14 +36,6 @@ logger = logging.getLogger(__name__)
 
 _BACKENDS = ("auto", "native", "numpy", "torch", "predict")
 
-
-def _one_thread_after_fork() -> None:
-    """A forked child (a worker of a fork-based async vector env) must not enter an OpenMP
-    parallel region: with the parent's thread pool already started, libgomp hangs there."""
-    torch.set_num_threads(1)
-
-
-os.register_at_fork(after_in_child=_one_thread_after_fork)
 
 _MISH_CLIP = np.float32(20.0)  # mish(x) == x to float32 precision above this
 _TORCH_MISH_MAX = 1024  # below this many entries one torch call beats seven NumPy ufuncs

@@ -143,3 +143,26 @@ def test_scorers_pickle_and_deepcopy(backend: str) -> None:
     for clone in (copy.deepcopy(scorer), pickle.loads(pickle.dumps(scorer))):
         assert clone.backend == backend
         np.testing.assert_array_equal(clone(x), scorer(x))
+
+
+def _report_threads(queue: Any) -> None:
+    queue.put(torch.get_num_threads())
+
+
+def test_importing_the_wrappers_leaves_forked_children_threads_alone() -> None:
+    # no fork hook at import: only a RelativeReward built inside an AsyncVectorEnv worker
+    # sets its own process to one thread (tests/wrappers/test_relative_reward.py)
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        queue = ctx.Queue()
+        child = ctx.Process(target=_report_threads, args=(queue,))
+        child.start()
+        threads = queue.get(timeout=60)
+        child.join(timeout=60)
+    finally:
+        torch.set_num_threads(before)
+    assert threads == 2
