@@ -22,7 +22,7 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +37,23 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from tqdm.auto import tqdm
 
-from rr_gym.baselines.inputs import Transitions, check_batch, check_env_spaces
+from rr_gym.baselines.inputs import (
+    Transitions,
+    check_batch,
+    check_env_spaces,
+    env_layout,
+    load_transitions,
+)
 from rr_gym.baselines.relabel import RelabelVecEnv
 from rr_gym.baselines.results import AdversarialResult
 from rr_gym.checkpoint import read_checkpoint, write_checkpoint
 from rr_gym.data.policies import MLPPolicy
 from rr_gym.errors import CheckpointError, ConfigError
+from rr_gym.layout import TransitionLayout
 from rr_gym.rewards.base import TorchRewardModel
 from rr_gym.training import _flatten_optimizer, _unflatten_optimizer
-from rr_gym.utils.seeding import isolated_global_state
+from rr_gym.utils.device import resolve_device
+from rr_gym.utils.seeding import isolated_global_state, seeded
 
 __all__ = ["AdversarialTrainer", "EnvSource", "make_generator_env"]
 
@@ -432,6 +440,43 @@ class AdversarialTrainer(abc.ABC):
         self.rng.bit_generator.state = header["rng"]
         self.rounds = int(header["rounds"])
         self.history = list(header.get("history", []))
+
+
+def train_adversarial(
+    trainer_cls: type[AdversarialTrainer],
+    env: EnvSource,
+    expert_data: Any,
+    make_reward: Callable[[Transitions], TorchRewardModel],
+    *,
+    total_timesteps: int,
+    seed: int,
+    device: str | torch.device,
+    n_envs: int,
+    layout: TransitionLayout | None,
+    dones: np.ndarray | None,
+    next_observation: Sequence[bool],
+    require: Sequence[str],
+    resume: bool,
+    **trainer_options: Any,
+) -> AdversarialResult:
+    """What GAIL and AIRL share: the generator's envs, the expert transitions (in a layout
+    of the env's spaces, with or without next observations as ``next_observation`` lists),
+    the reward built by ``make_reward(expert)`` under ``seed``, and ``trainer_cls``'s
+    training loop (``trainer_options``: PPO and discriminator options), all with the global
+    RNG state restored afterwards."""
+    dev = resolve_device(device)
+    with isolated_global_state():
+        venv = make_generator_env(env, n_envs=n_envs, seed=seed)
+        candidates = [
+            env_layout(venv.observation_space, venv.action_space, next_observation=n)
+            for n in next_observation
+        ]
+        expert = load_transitions(
+            expert_data, layout=layout, dones=dones, candidates=candidates, require=require
+        )
+        reward = seeded(lambda: make_reward(expert), seed)
+        trainer = trainer_cls(reward, expert, venv, seed=seed, device=dev, **trainer_options)
+        return trainer.train(total_timesteps, resume=resume)
 
 
 def _jsonable(value: Any) -> bool:

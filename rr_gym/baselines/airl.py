@@ -17,15 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, make_generator_env
-from rr_gym.baselines.inputs import data_facts, env_layout, load_transitions
+from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, train_adversarial
+from rr_gym.baselines.inputs import data_facts
 from rr_gym.baselines.networks import Activation, build_mlp
 from rr_gym.baselines.results import AdversarialResult
 from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards.base import TorchRewardModel
-from rr_gym.utils.device import resolve_device
-from rr_gym.utils.seeding import isolated_global_state, seeded
 
 __all__ = ["AIRLReward", "AIRLTrainer", "train_airl"]
 
@@ -211,44 +209,36 @@ def train_airl(
         DataError: expert data without next observations, of sizes other than the env's
             spaces (both named), or with fewer transitions than ``demo_batch_size``.
     """
-    dev = resolve_device(device)
-    with isolated_global_state():
-        venv = make_generator_env(env, n_envs=n_envs, seed=seed)
-        candidates = [env_layout(venv.observation_space, venv.action_space, next_observation=True)]
-        expert = load_transitions(
-            expert_data,
-            layout=layout,
-            dones=dones,
-            candidates=candidates,
-            require=("observation", "action", "next_observation"),
-        )
-        reward = seeded(
-            lambda: AIRLReward(
-                expert.layout,
-                state_only=state_only,
-                reward_hidden_sizes=reward_hidden_sizes,
-                potential_hidden_sizes=potential_hidden_sizes,
-                activation=activation,
-                running_norm=running_norm,
-                discount=discount,
-                metadata={"baseline": "airl", **data_facts(expert), **(metadata or {})},
-            ),
-            seed,
-        )
-        trainer = AIRLTrainer(
-            reward,
-            expert,
-            venv,
-            seed=seed,
-            device=dev,
-            ppo_kwargs=ppo_kwargs,
-            demo_batch_size=demo_batch_size,
-            n_disc_updates_per_round=n_disc_updates_per_round,
-            gen_train_timesteps=gen_train_timesteps,
-            gen_replay_buffer_capacity=gen_replay_buffer_capacity,
-            disc_lr=disc_lr,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_every=checkpoint_every,
-            progress=progress,
-        )
-        return trainer.train(total_timesteps, resume=resume)
+    return train_adversarial(
+        AIRLTrainer,
+        env,
+        expert_data,
+        lambda expert: AIRLReward(
+            expert.layout,
+            state_only=state_only,
+            reward_hidden_sizes=reward_hidden_sizes,
+            potential_hidden_sizes=potential_hidden_sizes,
+            activation=activation,
+            running_norm=running_norm,
+            discount=discount,
+            metadata={"baseline": "airl", **data_facts(expert), **(metadata or {})},
+        ),
+        total_timesteps=total_timesteps,
+        seed=seed,
+        device=device,
+        n_envs=n_envs,
+        layout=layout,
+        dones=dones,
+        next_observation=(True,),
+        require=("observation", "action", "next_observation"),
+        resume=resume,
+        ppo_kwargs=ppo_kwargs,
+        demo_batch_size=demo_batch_size,
+        n_disc_updates_per_round=n_disc_updates_per_round,
+        gen_train_timesteps=gen_train_timesteps,
+        gen_replay_buffer_capacity=gen_replay_buffer_capacity,
+        disc_lr=disc_lr,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+    )

@@ -17,14 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, make_generator_env
+from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, train_adversarial
 from rr_gym.baselines.discriminator import DiscriminatorReward
-from rr_gym.baselines.inputs import data_facts, env_layout, load_transitions
+from rr_gym.baselines.inputs import data_facts
 from rr_gym.baselines.networks import Activation
 from rr_gym.baselines.results import AdversarialResult
 from rr_gym.layout import TransitionLayout
-from rr_gym.utils.device import resolve_device
-from rr_gym.utils.seeding import isolated_global_state, seeded
 
 __all__ = ["GAILTrainer", "train_gail"]
 
@@ -107,39 +105,34 @@ def train_gail(
         DataError: expert data whose sizes differ from the env's spaces (both named), or
             fewer transitions than ``demo_batch_size``.
     """
-    dev = resolve_device(device)
-    with isolated_global_state():
-        venv = make_generator_env(env, n_envs=n_envs, seed=seed)
-        candidates = [
-            env_layout(venv.observation_space, venv.action_space, next_observation=False),
-            env_layout(venv.observation_space, venv.action_space, next_observation=True),
-        ]
-        expert = load_transitions(expert_data, layout=layout, dones=dones, candidates=candidates)
-        reward = seeded(
-            lambda: DiscriminatorReward(
-                expert.layout,
-                inputs=inputs,
-                hidden_sizes=hidden_sizes,
-                activation=activation,
-                running_norm=running_norm,
-                metadata={"baseline": "gail", **data_facts(expert), **(metadata or {})},
-            ),
-            seed,
-        )
-        trainer = GAILTrainer(
-            reward,
-            expert,
-            venv,
-            seed=seed,
-            device=dev,
-            ppo_kwargs=ppo_kwargs,
-            demo_batch_size=demo_batch_size,
-            n_disc_updates_per_round=n_disc_updates_per_round,
-            gen_train_timesteps=gen_train_timesteps,
-            gen_replay_buffer_capacity=gen_replay_buffer_capacity,
-            disc_lr=disc_lr,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_every=checkpoint_every,
-            progress=progress,
-        )
-        return trainer.train(total_timesteps, resume=resume)
+    return train_adversarial(
+        GAILTrainer,
+        env,
+        expert_data,
+        lambda expert: DiscriminatorReward(
+            expert.layout,
+            inputs=inputs,
+            hidden_sizes=hidden_sizes,
+            activation=activation,
+            running_norm=running_norm,
+            metadata={"baseline": "gail", **data_facts(expert), **(metadata or {})},
+        ),
+        total_timesteps=total_timesteps,
+        seed=seed,
+        device=device,
+        n_envs=n_envs,
+        layout=layout,
+        dones=dones,
+        next_observation=(False, True),
+        require=("observation", "action"),
+        resume=resume,
+        ppo_kwargs=ppo_kwargs,
+        demo_batch_size=demo_batch_size,
+        n_disc_updates_per_round=n_disc_updates_per_round,
+        gen_train_timesteps=gen_train_timesteps,
+        gen_replay_buffer_capacity=gen_replay_buffer_capacity,
+        disc_lr=disc_lr,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+    )
