@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 import rr_gym.envs  # noqa: F401  (registers PointMaze and rr_gym/ ids)
-from rr_gym.data import infer_layout
+from rr_gym.data.fields import infer_layout
 from rr_gym.rewards import RelativeRewardModel
 from rr_gym.wrappers import RelativeReward, VectorRelativeReward
 

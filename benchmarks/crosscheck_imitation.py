@@ -100,7 +100,7 @@ def pendulum_expert(episodes: int = 20) -> dict[str, np.ndarray]:
 
 
 def hopper_expert(cache: Path) -> dict[str, np.ndarray]:
-    from rr_gym.baselines import load_transitions
+    from rr_gym.baselines.inputs import load_transitions
     from rr_gym.data import generate_locomotion, locomotion_dataset_id
     from rr_gym.data.storage import minari_root_env
 

@@ -26,46 +26,26 @@ Example:
     True
 """
 
-from rr_gym.baselines.adversarial import AdversarialTrainer, make_generator_env
-from rr_gym.baselines.airl import AIRLReward, AIRLTrainer, train_airl
-from rr_gym.baselines.bc import BCPolicy, BCTrainer, SB3PolicyAdapter, train_bc
-from rr_gym.baselines.discriminator import (
-    DiscriminatorReward,
-    DiscriminatorTrainer,
-    train_discriminator,
-)
-from rr_gym.baselines.gail import GAILTrainer, train_gail
-from rr_gym.baselines.inputs import Transitions, load_transitions
-from rr_gym.baselines.networks import RunningNorm, build_mlp
+from rr_gym.baselines.airl import AIRLReward, train_airl
+from rr_gym.baselines.bc import BCPolicy, train_bc
+from rr_gym.baselines.discriminator import DiscriminatorReward, train_discriminator
+from rr_gym.baselines.gail import train_gail
 from rr_gym.baselines.noised_discriminator import (
     NoisedDiscriminatorReward,
-    NoisedDiscriminatorTrainer,
     train_noised_discriminator,
 )
-from rr_gym.baselines.relabel import RelabelVecEnv
 from rr_gym.baselines.results import AdversarialResult, BCResult, RewardResult
 
+# What a user calls; the trainers and building blocks (rr_gym.baselines.adversarial,
+# .inputs, .networks, .relabel, ...) stay importable from their modules.
 __all__ = [
     "AIRLReward",
-    "AIRLTrainer",
     "AdversarialResult",
-    "AdversarialTrainer",
     "BCPolicy",
     "BCResult",
-    "BCTrainer",
     "DiscriminatorReward",
-    "DiscriminatorTrainer",
-    "GAILTrainer",
     "NoisedDiscriminatorReward",
-    "NoisedDiscriminatorTrainer",
-    "RelabelVecEnv",
     "RewardResult",
-    "RunningNorm",
-    "SB3PolicyAdapter",
-    "Transitions",
-    "build_mlp",
-    "load_transitions",
-    "make_generator_env",
     "train_airl",
     "train_bc",
     "train_discriminator",

@@ -20,25 +20,12 @@ Datasets live under ``$MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``).
 """
 
 from rr_gym.data.catalog import DatasetSummary, list_local_datasets, summarize
-from rr_gym.data.fields import available_fields, episode_transitions, infer_layout
-from rr_gym.data.ids import (
-    LOCOMOTION_LEVELS,
-    locomotion_dataset_id,
-    pointmaze_dataset_id,
-    substitute_command,
-)
-from rr_gym.data.loading import dataset_metadata, load_dataset
-from rr_gym.data.locomotion import (
-    LOCOMOTION_ENV_IDS,
-    Checkpoint,
-    TrainingRun,
-    collect_episodes,
-    train_ppo,
-)
+from rr_gym.data.ids import LOCOMOTION_LEVELS, locomotion_dataset_id, pointmaze_dataset_id
+from rr_gym.data.loading import load_dataset
+from rr_gym.data.locomotion import LOCOMOTION_ENV_IDS
 from rr_gym.data.locomotion_datasets import LocomotionResult, generate_locomotion
 from rr_gym.data.maze import GOAL_CELLS, MAZE_ENV_IDS, MAZE_NAMES, MazeGeometry
-from rr_gym.data.maze_controller import WaypointController
-from rr_gym.data.pointmaze import POINTMAZE_LAYOUT, generate_pointmaze
+from rr_gym.data.pointmaze import generate_pointmaze
 from rr_gym.data.policies import MLPPolicy
 from rr_gym.data.reference import (
     REFERENCE_SCORES,
@@ -46,24 +33,18 @@ from rr_gym.data.reference import (
     normalized_score,
     reference_score,
 )
-from rr_gym.data.storage import (
-    DatasetWriter,
-    EpisodeArrays,
-    WriteResult,
-    dataset_content_hash,
-    datasets_root,
-)
-from rr_gym.data.windows import WindowDataset, make_transitions, make_windows, windows_from_arrays
+from rr_gym.data.storage import DatasetWriter, EpisodeArrays
+from rr_gym.data.windows import WindowDataset, make_transitions, make_windows
 
+# What a user calls; the building blocks (rr_gym.data.fields, .locomotion, .storage, ...)
+# stay importable from their modules.
 __all__ = [
     "GOAL_CELLS",
     "LOCOMOTION_ENV_IDS",
     "LOCOMOTION_LEVELS",
     "MAZE_ENV_IDS",
     "MAZE_NAMES",
-    "POINTMAZE_LAYOUT",
     "REFERENCE_SCORES",
-    "Checkpoint",
     "DatasetSummary",
     "DatasetWriter",
     "EpisodeArrays",
@@ -71,19 +52,9 @@ __all__ = [
     "MLPPolicy",
     "MazeGeometry",
     "ReferenceScore",
-    "TrainingRun",
-    "WaypointController",
     "WindowDataset",
-    "WriteResult",
-    "available_fields",
-    "collect_episodes",
-    "dataset_content_hash",
-    "dataset_metadata",
-    "datasets_root",
-    "episode_transitions",
     "generate_locomotion",
     "generate_pointmaze",
-    "infer_layout",
     "list_local_datasets",
     "load_dataset",
     "locomotion_dataset_id",
@@ -92,8 +63,5 @@ __all__ = [
     "normalized_score",
     "pointmaze_dataset_id",
     "reference_score",
-    "substitute_command",
     "summarize",
-    "train_ppo",
-    "windows_from_arrays",
 ]

@@ -38,7 +38,7 @@ from rr_gym.utils.seeding import isolated_global_state
 __all__ = [
     "ACTION_STD",
     "LOCOMOTION_ENV_IDS",
-    "Checkpoint",
+    "PolicySnapshot",
     "TrainingRun",
     "collect_episodes",
     "evaluate",
@@ -73,7 +73,7 @@ def locomotion_env_id(env: str) -> str:
 
 
 @dataclass(frozen=True)
-class Checkpoint:
+class PolicySnapshot:
     """A policy snapshot taken during training.
 
     Attributes:
@@ -106,12 +106,12 @@ class TrainingRun:
     env_id: str
     seed: int
     total_steps: int
-    checkpoints: tuple[Checkpoint, ...]
+    checkpoints: tuple[PolicySnapshot, ...]
     rollouts: list[EpisodeArrays] = field(repr=False)
     rollout_end_steps: np.ndarray = field(repr=False)
     seconds: float = 0.0
 
-    def expert(self) -> Checkpoint:
+    def expert(self) -> PolicySnapshot:
         """The checkpoint with the best evaluated return (earliest on ties)."""
         if not self.checkpoints:
             raise ConfigError(
@@ -119,7 +119,7 @@ class TrainingRun:
             )
         return max(self.checkpoints, key=lambda c: (c.eval_return, -c.timestep))
 
-    def medium(self, fraction: float = 1.0 / 3.0) -> Checkpoint:
+    def medium(self, fraction: float = 1.0 / 3.0) -> PolicySnapshot:
         """The checkpoint, up to the expert's, whose return is closest to ``fraction`` of it.
 
         Returns are measured from 0 (D4RL's "one third of expert" convention).
@@ -299,7 +299,7 @@ def _train_ppo(
 
     recorder = _RolloutRecorder(gym.make(env_id))
     eval_env = gym.make(env_id)
-    checkpoints: list[Checkpoint] = []
+    checkpoints: list[PolicySnapshot] = []
     eval_seed = 10_000 + 1_000 * int(seed)
     bar = tqdm(
         total=total_steps, desc=f"PPO {env_id}", unit="step", disable=not progress, mininterval=1.0
@@ -316,7 +316,7 @@ def _train_ppo(
                     eval_env, policy, episodes=eval_episodes, seed=eval_seed, action_std=action_std
                 )
                 policy.info["eval_return"] = mean
-                checkpoints.append(Checkpoint(t, mean, std, policy))
+                checkpoints.append(PolicySnapshot(t, mean, std, policy))
                 bar.set_postfix(eval_return=f"{mean:.0f}")
                 logger.info("%s step %d: eval return %.1f +- %.1f", env_id, t, mean, std)
             return True
@@ -387,7 +387,7 @@ def collect_episodes(
     env.close()
 
 
-def save_checkpoint(checkpoint: Checkpoint, path: Path, extra: dict[str, Any]) -> Path:
+def save_checkpoint(checkpoint: PolicySnapshot, path: Path, extra: dict[str, Any]) -> Path:
     """Save a checkpoint's policy with its evaluation facts in the file's metadata."""
     policy = checkpoint.policy
     info = {

@@ -12,7 +12,8 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
 import rr_gym
-from rr_gym.baselines import BCPolicy, BCTrainer, train_bc
+from rr_gym.baselines import BCPolicy, train_bc
+from rr_gym.baselines.bc import BCTrainer
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.training import TrainConfig
 from rr_gym.utils.seeding import seeded

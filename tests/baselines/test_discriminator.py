@@ -10,8 +10,9 @@ import torch
 from scipy.stats import norm, pearsonr
 
 import rr_gym
-from rr_gym.baselines import DiscriminatorReward, DiscriminatorTrainer, train_discriminator
-from rr_gym.data import windows_from_arrays
+from rr_gym.baselines import DiscriminatorReward, train_discriminator
+from rr_gym.baselines.discriminator import DiscriminatorTrainer
+from rr_gym.data.windows import windows_from_arrays
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.training import TrainConfig

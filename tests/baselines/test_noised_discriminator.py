@@ -9,11 +9,8 @@ import pytest
 import torch
 
 import rr_gym
-from rr_gym.baselines import (
-    NoisedDiscriminatorReward,
-    NoisedDiscriminatorTrainer,
-    train_noised_discriminator,
-)
+from rr_gym.baselines import NoisedDiscriminatorReward, train_noised_discriminator
+from rr_gym.baselines.noised_discriminator import NoisedDiscriminatorTrainer
 from rr_gym.diffusion import Guide, NoiseSchedule
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.env_util import make_vec_env
 
-from rr_gym.baselines import RelabelVecEnv
+from rr_gym.baselines.relabel import RelabelVecEnv
 from tests.baselines.conftest import PENDULUM_LAYOUT
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from rr_gym.data.locomotion import (
-    Checkpoint,
+    PolicySnapshot,
     TrainingRun,
     collect_episodes,
     parse_levels,
@@ -32,7 +32,7 @@ def _policy() -> MLPPolicy:
 
 
 def _run(returns: list[float]) -> TrainingRun:
-    ckpts = tuple(Checkpoint(1000 * (i + 1), r, 0.0, _policy()) for i, r in enumerate(returns))
+    ckpts = tuple(PolicySnapshot(1000 * (i + 1), r, 0.0, _policy()) for i, r in enumerate(returns))
     eps = [
         EpisodeArrays(
             np.zeros((3, 11)),
