@@ -25,7 +25,7 @@ from rr_gym.diffusion import GaussianDiffusion, NoiseSchedule, TemporalUnet
 from rr_gym.diffusion.training import DiffusionTrainer
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 
 HORIZON, DIM, BATCH, T = 32, 6, 64, 100
 

@@ -33,7 +33,7 @@ from rr_gym.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule
 from rr_gym.diffusion.training import DiffusionTrainer
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 
 HORIZON, BATCH, T = 32, 256, 20
 CPU = torch.device("cpu")

@@ -3,7 +3,7 @@
 One *call* is one ``DiffusionPlanner.predict`` on a batch of observations (one plan per
 environment, replanning every step): a full reverse diffusion chain with each current
 state inpainted. A *decision* is one environment's action, so decisions/s = calls/s x batch,
-as in :func:`rr_gym.planning.evaluate_policy`. Measured at the settings of the steering experiments:
+as in :func:`rr_gym.envs.evaluate_policy`. Measured at the settings of the steering experiments:
 
 - maze: PointMaze transitions (observation 4 + action 2), horizon 32, T = 20, MLP denoiser
   512 x 3 (``benchmarks/steering_maze.py`` and the bench's default sizes);

@@ -33,7 +33,8 @@ import numpy as np
 import rr_gym
 from rr_gym.data import load_dataset, make_windows
 from rr_gym.data.reference import normalized_score
-from rr_gym.planning import DiffusionPlanner, evaluate_policy
+from rr_gym.envs import evaluate_policy
+from rr_gym.planning import DiffusionPlanner
 
 logger = logging.getLogger("steering_hopper")
 

@@ -32,7 +32,7 @@ from rr_gym.rewards.gradient_matching import (
     NoisySource,
 )
 from rr_gym.rewards.relative import RelativeRewardModel
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import seeded
 from rr_gym.utils.validation import check_int

@@ -18,7 +18,7 @@ from rr_gym.errors import CheckpointError, ConfigError, DataError, IncompatibleM
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards import RelativeRewardModel, gradient_matching
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from tests._factories import gaussian, mlp_diffusion, relative_reward
 
 POINTS = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
@@ -335,7 +335,7 @@ def test_resume_refuses_fewer_steps_than_done_and_says_when_all_are_done(
     _diffusion(POINTS, steps=4, checkpoint_dir=tmp_path / "run")
     with pytest.raises(ConfigError, match=r"steps=2 but the checkpoint .* already holds 4 steps"):
         _diffusion(POINTS, steps=2, checkpoint_dir=tmp_path / "run", resume=True)
-    with caplog.at_level("WARNING", logger="rr_gym.training"):
+    with caplog.at_level("WARNING", logger="rr_gym.trainer"):
         done = _diffusion(POINTS, steps=4, checkpoint_dir=tmp_path / "run", resume=True)
     assert done.training_config["steps_done"] == 4
     assert "all 4 requested steps are already done" in caplog.text

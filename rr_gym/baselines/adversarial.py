@@ -51,7 +51,7 @@ from rr_gym.data.policies import MLPPolicy
 from rr_gym.errors import CheckpointError, ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards.base import TorchRewardModel
-from rr_gym.training import _flatten_optimizer, _unflatten_optimizer
+from rr_gym.trainer import _flatten_optimizer, _unflatten_optimizer
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import isolated_global_state, seeded
 

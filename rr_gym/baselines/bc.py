@@ -20,7 +20,7 @@ from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.recorded_init import RecordedInit
-from rr_gym.training import TrainConfig, Trainer
+from rr_gym.trainer import TrainConfig, Trainer
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import seeded
 from rr_gym.utils.validation import check_finite

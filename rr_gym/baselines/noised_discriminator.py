@@ -26,7 +26,7 @@ from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
 from rr_gym.rewards.base import Reduction, TorchRewardModel
 from rr_gym.rewards.network import WindowRewardNet
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import seeded
 

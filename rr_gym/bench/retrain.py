@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from rr_gym.bench.context import row
 from rr_gym.bench.pairs import PairSpec
+from rr_gym.envs.rollouts import EpisodeStats, evaluate_policy
 from rr_gym.errors import ConfigError
-from rr_gym.planning.evaluation import EpisodeStats, evaluate_policy
 
 __all__ = [
     "ALGORITHMS",

@@ -2,7 +2,7 @@
 
 Each condition plans with :class:`rr_gym.planning.DiffusionPlanner` (one plan per env
 step, first action executed, replanning) in the task's env and is scored by
-:func:`rr_gym.planning.evaluate_policy` on the same seeds and episodes: success rate
+:func:`rr_gym.envs.evaluate_policy` on the same seeds and episodes: success rate
 (``info["success"]``, PointMaze), return, and decisions per second. Used by the bench's
 steering stage and by ``benchmarks/steering_maze.py``.
 
@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 
 from rr_gym.bench.context import row
-from rr_gym.planning import DiffusionPlanner, EpisodeStats, evaluate_policy
+from rr_gym.envs.rollouts import EpisodeStats, evaluate_policy
+from rr_gym.planning import DiffusionPlanner
 from rr_gym.utils.io import atomic_write_text
 
 __all__ = ["SteeringCondition", "run_condition", "steering_conditions", "steering_unit"]

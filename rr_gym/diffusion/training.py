@@ -9,7 +9,7 @@ from torch import nn
 
 from rr_gym.diffusion.gaussian import GaussianDiffusion
 from rr_gym.errors import DataError
-from rr_gym.training import TrainConfig, Trainer
+from rr_gym.trainer import TrainConfig, Trainer
 
 __all__ = ["DiffusionTrainer"]
 

@@ -20,7 +20,7 @@ from rr_gym.rewards.gradient_matching import (
     MatchTarget,
     NoisySource,
 )
-from rr_gym.training import TrainConfig, Trainer
+from rr_gym.trainer import TrainConfig, Trainer
 from rr_gym.utils.device import resolve_device
 
 __all__ = [

@@ -1,6 +1,6 @@
-"""Planning with diffusion models: a reward-guided planner and its evaluation."""
+"""Planning with diffusion models: a reward-guided planner (evaluate it, like any policy,
+with :func:`rr_gym.envs.evaluate_policy`)."""
 
-from rr_gym.planning.evaluation import EpisodeStats, Policy, evaluate_policy
 from rr_gym.planning.planner import DiffusionPlanner, Plan
 
-__all__ = ["DiffusionPlanner", "EpisodeStats", "Plan", "Policy", "evaluate_policy"]
+__all__ = ["DiffusionPlanner", "Plan"]

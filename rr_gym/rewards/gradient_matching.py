@@ -17,7 +17,7 @@ from rr_gym.diffusion.process import DiffusionProcess, Sampler
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import TorchRewardModel
-from rr_gym.training import TrainConfig, Trainer, tensor_digest
+from rr_gym.trainer import TrainConfig, Trainer, tensor_digest
 from rr_gym.utils.validation import check_int
 
 __all__ = ["EvalPoint", "GradientMatchingTrainer", "MatchTarget", "NoisySource"]

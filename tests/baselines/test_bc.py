@@ -15,7 +15,7 @@ import rr_gym
 from rr_gym.baselines import BCPolicy, train_bc
 from rr_gym.baselines.bc import BCTrainer
 from rr_gym.errors import ConfigError, DataError
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from rr_gym.utils.seeding import seeded
 from tests.baselines.conftest import PENDULUM_LAYOUT
 

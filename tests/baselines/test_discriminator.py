@@ -15,7 +15,7 @@ from rr_gym.baselines.discriminator import DiscriminatorTrainer
 from rr_gym.data.windows import windows_from_arrays
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from rr_gym.utils.seeding import seeded
 
 RNG = np.random.default_rng(0)

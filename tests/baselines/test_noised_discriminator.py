@@ -17,7 +17,7 @@ from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.planning import DiffusionPlanner
 from rr_gym.rewards import RewardGuide
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from rr_gym.utils.seeding import seeded
 from tests._factories import mlp_diffusion
 

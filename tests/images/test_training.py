@@ -14,7 +14,7 @@ from rr_gym.diffusion.process import DiffusionProcess
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.images import ImageReward, extract_image_reward, train_image_diffusion
 from rr_gym.rewards import GradientMatchingTrainer
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 
 SHAPE = (1, 8, 8)
 STD = 0.5

@@ -16,7 +16,7 @@ from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel, TorchRewardModel
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from tests._factories import gaussian, relative_reward
 
 CPU = torch.device("cpu")

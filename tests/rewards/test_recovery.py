@@ -12,7 +12,7 @@ from rr_gym.diffusion import NoiseSchedule
 from rr_gym.diffusion.analytic import GaussianMixtureDiffusion
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 
 
 @pytest.mark.parametrize(

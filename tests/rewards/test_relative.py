@@ -18,7 +18,7 @@ from rr_gym.errors import CheckpointError, ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel
-from rr_gym.training import TrainConfig
+from rr_gym.trainer import TrainConfig
 from tests._factories import relative_reward
 
 LAYOUT = TransitionLayout.from_sizes(observation=2, action=1, observation_key="observation")

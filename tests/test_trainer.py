@@ -14,7 +14,7 @@ from rr_gym.diffusion import GaussianDiffusion
 from rr_gym.diffusion.training import DiffusionTrainer
 from rr_gym.errors import CheckpointError, ConfigError, DataError, TrainingDivergedError
 from rr_gym.rewards import GradientMatchingTrainer, RelativeRewardModel
-from rr_gym.training import TrainConfig, Trainer
+from rr_gym.trainer import TrainConfig, Trainer
 from tests._factories import gaussian, mlp_diffusion, relative_reward
 
 CPU = torch.device("cpu")

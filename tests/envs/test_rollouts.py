@@ -8,8 +8,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from rr_gym.envs import evaluate_policy
 from rr_gym.errors import ConfigError
-from rr_gym.planning import evaluate_policy
 
 
 class Countdown(gym.Env[np.ndarray, np.ndarray]):
