@@ -25,7 +25,7 @@ from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind
 from rr_gym.rewards.base import Reduction, TorchRewardModel
-from rr_gym.rewards.network import WindowRewardNet
+from rr_gym.rewards.network import FoldableMLP, WindowRewardNet
 from rr_gym.trainer import TrainConfig
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import seeded
@@ -90,6 +90,9 @@ class NoisedDiscriminatorReward(TorchRewardModel):
 
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.net(w, t)
+
+    def foldable(self, t: int) -> FoldableMLP:
+        return self.net.foldable(t)
 
 
 class NoisedDiscriminatorTrainer(DiscriminatorTrainer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.recorded_init import RecordedInit
+
+if TYPE_CHECKING:
+    from rr_gym.rewards.network import FoldableMLP
 from rr_gym.utils.validation import check_finite, check_int
 
 __all__ = ["Reduction", "RewardModel", "TorchRewardModel"]
@@ -96,6 +99,12 @@ class TorchRewardModel(RecordedInit, nn.Module, abc.ABC):
     @abc.abstractmethod
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Reward of windows ``w`` ``(M, window, D)`` at steps ``t`` ``(M,)``; returns ``(M,)``."""
+
+    def foldable(self, t: int) -> FoldableMLP | None:
+        """This reward at step ``t`` as a plain MLP (:class:`~rr_gym.rewards.network.FoldableMLP`)
+        that a fast scorer may evaluate in NumPy, or None (the default) when it is not one."""
+        del t
+        return None
 
     @property
     def device(self) -> torch.device:

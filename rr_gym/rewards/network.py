@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -9,7 +11,23 @@ from torch import nn
 from rr_gym.diffusion.embeddings import TimeEmbedding
 from rr_gym.errors import ConfigError
 
-__all__ = ["TwiceDifferentiableMish", "WindowRewardNet"]
+__all__ = ["FoldableMLP", "TwiceDifferentiableMish", "WindowRewardNet"]
+
+
+@dataclass(frozen=True)
+class FoldableMLP:
+    """A reward at one diffusion step as a plain MLP a scorer can fold into NumPy arrays.
+
+    The reward of a (normalised) window ``w`` is ``linears[-1](... mish(linears[0]([w.flat,
+    time_embedding])))``: Mish between every two Linear layers, one output.
+
+    Attributes:
+        linears: the Linear layers, in order.
+        time_embedding: the step's embedding ``(time_dim,)``, the first layer's last inputs.
+    """
+
+    linears: list[nn.Linear]
+    time_embedding: torch.Tensor
 
 
 class TwiceDifferentiableMish(nn.Mish):
@@ -98,3 +116,11 @@ class WindowRewardNet(nn.Module):
         from_t = F.linear(self.time_emb(steps), first.weight[:, n_in:], first.bias)
         h = F.linear(w.reshape(w.shape[0], -1), first.weight[:, :n_in]) + from_t[index]
         return self.mlp[1:](h).squeeze(-1)
+
+    @torch.no_grad()
+    def foldable(self, t: int) -> FoldableMLP:
+        """The network at diffusion step ``t`` as a :class:`FoldableMLP`."""
+        linears = [m for m in self.mlp if isinstance(m, nn.Linear)]
+        first = linears[0]
+        emb = self.time_emb(torch.tensor([t], device=first.weight.device))[0]
+        return FoldableMLP(linears, emb)

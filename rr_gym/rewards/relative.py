@@ -9,7 +9,7 @@ import torch
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.rewards.base import Reduction, TorchRewardModel
-from rr_gym.rewards.network import WindowRewardNet
+from rr_gym.rewards.network import FoldableMLP, WindowRewardNet
 
 __all__ = ["RelativeRewardModel"]
 
@@ -63,3 +63,6 @@ class RelativeRewardModel(TorchRewardModel):
 
     def window_reward(self, w: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.net(w, t)
+
+    def foldable(self, t: int) -> FoldableMLP:
+        return self.net.foldable(t)

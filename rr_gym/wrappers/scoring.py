@@ -23,7 +23,6 @@ import logging
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from rr_gym.errors import ConfigError
 from rr_gym.reward_options import Backend
@@ -58,19 +57,14 @@ def _mish_(h: np.ndarray, e: np.ndarray, t: np.ndarray) -> None:
 
 
 class _FoldedMLP:
-    """The MLP of a WindowRewardNet at a fixed diffusion step, as NumPy float32 arrays,
+    """A reward's :class:`~rr_gym.rewards.network.FoldableMLP` at one step, as NumPy float32 arrays,
     evaluated by the compiled kernel (``use_native``) or by NumPy."""
 
     def __init__(self, model: TorchRewardModel, t: int, use_native: bool = False) -> None:
-        net = getattr(model, "net", None)
-        layers = list(getattr(net, "mlp", []))
-        linears = [m for m in layers if isinstance(m, nn.Linear)]
-        expected = [nn.Linear, nn.Mish] * (len(linears) - 1) + [nn.Linear]
-        kinds_match = len(layers) == len(expected) and all(
-            isinstance(m, kind) for m, kind in zip(layers, expected, strict=True)
-        )
-        if not linears or not kinds_match or linears[-1].out_features != 1:
+        mlp = model.foldable(t)
+        if mlp is None or not mlp.linears or mlp.linears[-1].out_features != 1:
             raise ConfigError(f"{type(model).__name__} has no foldable Linear/Mish MLP")
+        linears = mlp.linears
         in_dim = model.window * model.layout.dim
         norm = model.normalizer
         # The normaliser (x - shift) / scale folds into the first layer too:
@@ -78,7 +72,7 @@ class _FoldedMLP:
         shift = torch.from_numpy(np.tile(norm.shift.astype(np.float64), model.window))
         inv_scale = torch.from_numpy(np.tile(1.0 / norm.scale.astype(np.float64), model.window))
         with torch.no_grad():
-            emb = net.time_emb(torch.tensor([t], device=model.device))[0].double().cpu()  # type: ignore[union-attr]
+            emb = mlp.time_embedding.double().cpu()
             first = linears[0]
             w0 = first.weight.detach().double().cpu()
             if w0.shape[1] != in_dim + emb.shape[0]:

@@ -125,3 +125,26 @@ def test_mish_is_twice_differentiable_where_the_fused_one_is_not() -> None:
     assert not bool(torch.isfinite(second["fused"][z > 89]).all())  # why it exists
     finite = z < 80
     torch.testing.assert_close(second["composite"][finite], second["fused"][finite])
+
+
+def test_the_network_folds_into_the_mlp_it_computes() -> None:
+    net = seeded(lambda: WindowRewardNet(window=2, transition_dim=3, hidden_dim=8, depth=2), 0)
+    folded = net.foldable(5)
+    assert [m.out_features for m in folded.linears] == [8, 8, 1]
+    assert folded.time_embedding.shape == (net.config["time_dim"],)
+    w = torch.randn(4, 2, 3)
+    h = torch.cat([w.reshape(4, -1), folded.time_embedding.expand(4, -1)], dim=1)
+    for lin in folded.linears[:-1]:
+        h = torch.nn.functional.mish(lin(h))
+    want = net(w, torch.full((4,), 5))
+    torch.testing.assert_close(folded.linears[-1](h).squeeze(-1), want)
+
+
+def test_only_rewards_that_are_one_mlp_are_foldable() -> None:
+    from rr_gym.baselines import DiscriminatorReward
+    from rr_gym.layout import TransitionLayout
+    from rr_gym.rewards import RelativeRewardModel
+
+    layout = TransitionLayout.flat(2)
+    assert RelativeRewardModel(layout, hidden_dim=8).foldable(0) is not None
+    assert DiscriminatorReward(layout, hidden_sizes=(8,)).foldable(0) is None
