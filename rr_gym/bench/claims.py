@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -38,7 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from rr_gym.bench.metrics import Interval
+from rr_gym.bench.metrics import Interval, rliable_intervals
 
 __all__ = ["RETRAIN_BAR", "Claim", "bootstrap_mean", "claims", "retrain_scores", "verdict"]
 
@@ -190,17 +189,14 @@ def _steering_claims(df: pd.DataFrame, kinds: dict[str, str]) -> list[Claim]:
 
 def _improvement(x: np.ndarray, y: np.ndarray, reps: int, seed: int) -> Interval:
     """rliable's probability of improvement of ``x`` over ``y`` ``(runs, tasks)``."""
-    from rliable import library as rly
     from rliable import metrics as rl_metrics
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        points, intervals = rly.get_interval_estimates(
-            {"xy": [x, y]},
-            lambda a, b: np.array([rl_metrics.probability_of_improvement(a, b)]),
-            reps=reps,
-            random_state=np.random.RandomState(seed),
-        )
+    points, intervals = rliable_intervals(
+        {"xy": [x, y]},
+        lambda a, b: np.array([rl_metrics.probability_of_improvement(a, b)]),
+        reps=reps,
+        seed=seed,
+    )
     low, high = intervals["xy"][:, 0]
     if len(x) < 2:
         low = high = float("nan")

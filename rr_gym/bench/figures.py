@@ -76,7 +76,7 @@ def heatmaps(records: list[dict[str, Any]], out: Path) -> list[str]:
             ax.plot((a[1] + 0.5) * res - 0.5, (a[0] + 0.5) * res - 0.5, "wx", markersize=8)
             ax.set_title(f"{r['pair']}\n{r['method']}", fontsize=8)
         fig.suptitle(f"{maze}: reward over positions (red star: goal; white cross: argmax)")
-        fig.tight_layout()
+        _tight_below_title(fig)
         names.append(_save(fig, out / f"heatmaps_{maze}.png"))
     return names
 
@@ -150,7 +150,7 @@ def scatter(records: list[dict[str, Any]], out: Path) -> list[str]:
         ax.set_ylabel("learned", fontsize=7)
         ax.tick_params(labelsize=6)
     fig.suptitle("learned vs true reward (orange: expert data, blue: base data)")
-    fig.tight_layout()
+    _tight_below_title(fig)
     return [_save(fig, out / "scatter.png")]
 
 
@@ -229,3 +229,9 @@ def draw_all(
     ):
         made[kind] = draw()
     return made
+
+
+def _tight_below_title(fig: Any, title_inches: float = 0.5) -> None:
+    """``tight_layout`` leaving the top ``title_inches`` to the suptitle (plain
+    ``tight_layout`` ignores it, and the first row's titles overlap it)."""
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - title_inches / fig.get_figheight()))

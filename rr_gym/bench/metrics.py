@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -44,6 +44,7 @@ __all__ = [
     "goal_hit",
     "logistic_accuracy",
     "pearson",
+    "rliable_intervals",
     "spearman",
 ]
 
@@ -302,7 +303,6 @@ def aggregate(
         >>> aggregate({"m": np.array([[1.0], [2.0], [3.0], [4.0]])}, reps=100)["m"].value
         2.5
     """
-    from rliable import library as rly
     from rliable import metrics as rl_metrics
 
     clean: dict[str, np.ndarray] = {}
@@ -315,17 +315,30 @@ def aggregate(
             clean[name] = arr
     if not clean:
         return {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        points, intervals = rly.get_interval_estimates(
-            clean,
-            lambda x: np.array([rl_metrics.aggregate_iqm(x)]),
-            reps=reps,
-            random_state=np.random.RandomState(seed),
-        )
+    points, intervals = rliable_intervals(
+        clean, lambda x: np.array([rl_metrics.aggregate_iqm(x)]), reps=reps, seed=seed
+    )
     return {
         name: Interval(
             float(points[name][0]), float(intervals[name][0, 0]), float(intervals[name][1, 0])
         )
         for name in clean
     }
+
+
+def rliable_intervals(
+    scores: Mapping[str, Any], func: Any, *, reps: int, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``rliable.library.get_interval_estimates`` made reproducible: rliable draws its
+    stratified-bootstrap indices from NumPy's global generator whatever ``random_state`` says
+    (rliable 1.2.0), so that generator is seeded with ``seed`` here and restored after."""
+    from rliable import library as rly
+
+    from rr_gym.utils.seeding import isolated_global_state
+
+    with isolated_global_state(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.random.seed(seed)
+        return rly.get_interval_estimates(
+            scores, func, reps=reps, random_state=np.random.RandomState(seed)
+        )

@@ -108,3 +108,20 @@ def test_iqm_and_interval_on_known_numbers() -> None:
     assert out["a"].low <= 4.5 <= out["a"].high and out["a"].low < out["a"].high
     assert out["b"] == (5.0, 5.0, 5.0)
     assert aggregate({"c": np.array([[np.nan]])}) == {}
+
+
+def test_bootstrap_intervals_repeat_exactly_and_leave_the_global_rng_alone() -> None:
+    # rliable draws its bootstrap indices from NumPy's global generator, ignoring its
+    # random_state: unseeded, a report rerun from the same results moved CI ends by 0.01
+    from rr_gym.bench.claims import _improvement
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    first = [_improvement(x, y, 500, seed=0), aggregate({"m": x}, reps=500)["m"]]
+    np.random.seed(999)  # whatever the global state, the same intervals
+    assert [_improvement(x, y, 500, seed=0), aggregate({"m": x}, reps=500)["m"]] == first
+    np.random.seed(123)
+    _improvement(x, y, 500, seed=0)
+    assert (np.random.get_state()[1] == before).all()
