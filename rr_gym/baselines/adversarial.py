@@ -51,7 +51,7 @@ from rr_gym.data.policies import MLPPolicy
 from rr_gym.errors import CheckpointError, ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards.base import TorchRewardModel
-from rr_gym.trainer import _flatten_optimizer, _unflatten_optimizer
+from rr_gym.trainer import _flatten_optimizer, _prefixed, _unflatten_optimizer
 from rr_gym.utils.device import resolve_device
 from rr_gym.utils.seeding import isolated_global_state, seeded
 
@@ -414,9 +414,8 @@ class AdversarialTrainer(abc.ABC):
             raise CheckpointError(
                 f"{root} holds state of {header.get('trainer')!r}, expected {type(self).__name__!r}"
             )
-        module = {k[7:]: v for k, v in tensors.items() if k.startswith("module.")}
         try:
-            self.reward.load_state_dict(module)
+            self.reward.load_state_dict(_prefixed("module.", tensors))
             self.optimizer.load_state_dict(_unflatten_optimizer(tensors, header["optimizer"]))
         except (RuntimeError, KeyError, ValueError) as exc:
             raise CheckpointError(

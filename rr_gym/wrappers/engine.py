@@ -34,9 +34,7 @@ from rr_gym.wrappers.transitions import ObsParts, TransitionBuilder, WindowHisto
 
 __all__ = [
     "EngineWrapper",
-    "NanPolicy",
     "RewardEngine",
-    "RewardMode",
     "RewardModelRef",
     "StepRewards",
     "resolve_reward_model",
@@ -215,9 +213,6 @@ class RewardEngine:
         check_recorded_spaces(reward_model, observation_space, action_space)
         self.num_envs = num_envs
         self.options = options
-        self.mode: RewardMode = options.mode
-        self.scale = float(options.scale)
-        self.nan_policy: NanPolicy = options.nan_policy
         self.norm = (
             RunningRewardNorm(center=options.norm_center, clip=options.norm_clip)
             if options.normalize
@@ -232,6 +227,21 @@ class RewardEngine:
         self.first_env_index = 0
         """Index of row 0 in messages: a one-env engine inside a vector env's worker names
         its env by the worker's index."""
+
+    @property
+    def mode(self) -> RewardMode:
+        """``options.mode``."""
+        return self.options.mode
+
+    @property
+    def scale(self) -> float:
+        """``options.scale``."""
+        return float(self.options.scale)
+
+    @property
+    def nan_policy(self) -> NanPolicy:
+        """``options.nan_policy``."""
+        return self.options.nan_policy
 
     def reset(self, obs: Any, rows: np.ndarray | None = None) -> None:
         """Start new episodes from batched ``obs`` for all environments or boolean ``rows``."""
@@ -292,12 +302,12 @@ class RewardEngine:
         if (
             rows is None
             and math.isfinite(np.add.reduce(x, axis=None))
-            and (self.mode != "add" or math.isfinite(np.add.reduce(env_r)))
+            and (self.options.mode != "add" or math.isfinite(np.add.reduce(env_r)))
         ):
             valid, all_valid = self._all_valid, True
         else:
             ok = np.isfinite(x).all(axis=1)
-            if self.mode == "add":
+            if self.options.mode == "add":
                 ok &= np.isfinite(env_r)
             valid = ok if rows is None else ok & rows
             all_valid = bool(valid.all())
@@ -322,9 +332,9 @@ class RewardEngine:
             reward = self.norm.normalize(reward).astype(np.float64)
             if not all_valid:
                 reward[~valid] = 0.0
-        if self.scale != 1.0:
-            reward *= self.scale
-        if self.mode == "add":
+        if self.options.scale != 1.0:
+            reward *= self.options.scale
+        if self.options.mode == "add":
             reward += env_r if all_valid else np.where(np.isfinite(env_r), env_r, 0.0)
         return StepRewards(reward, model_r, valid.copy())
 
@@ -346,7 +356,7 @@ class RewardEngine:
             )
         else:
             msg = f"{env} returned a non-finite reward {float(env_r[i])} (mode='add')"
-        if self.nan_policy == "raise":
+        if self.options.nan_policy == "raise":
             raise DataError(
                 f"{msg}; expected finite values. Pass nan_policy='zero' to score such steps 0"
             )

@@ -94,7 +94,8 @@ class RelativeReward(
         reward_model: RewardModel | str | os.PathLike[str] | RewardModelRef | None = None,
         **options: Any,
     ) -> None:
-        if _async_worker_index() is not None:
+        worker = _async_worker_index()
+        if worker is not None:
             # A forked worker must not enter an OpenMP parallel region: with the parent's
             # thread pool already started, libgomp hangs there. One thread per worker also
             # keeps N workers from oversubscribing the cores.
@@ -108,7 +109,7 @@ class RelativeReward(
         )
         gym.Wrapper.__init__(self, env)
         self._engine = RewardEngine(model, env.observation_space, env.action_space, 1, opts)
-        self._engine.first_env_index = _async_worker_index() or 0
+        self._engine.first_env_index = worker or 0
 
     @property
     def env_index(self) -> int:

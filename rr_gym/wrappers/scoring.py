@@ -19,6 +19,7 @@ dominates. :class:`RewardScorer` picks the leanest exact path:
 from __future__ import annotations
 
 import logging
+from typing import get_args
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ __all__ = ["RewardScorer"]
 
 logger = logging.getLogger(__name__)
 
-_BACKENDS = ("auto", "native", "numpy", "torch", "predict")
+_BACKENDS = get_args(Backend)
 
 
 _MISH_CLIP = np.float32(20.0)  # mish(x) == x to float32 precision above this
