@@ -3,7 +3,10 @@
 The agent's env is an SB3 ``VecEnv`` of the pair's task env with its reward replaced by the
 reward model (:class:`rr_gym.wrappers.VecRelativeReward`, ``mode="replace"``, running
 normalisation on, every sub-environment scored in one call); dict observations (PointMaze)
-are reduced to their ``observation`` entry for the agent.
+are reduced to their ``observation`` entry for the agent. A pair's
+``sizes.retrain.vec_normalize`` wraps that env in SB3's ``VecNormalize`` (as RL Zoo trains
+its MuJoCo agents); the policy is then evaluated on observations normalised with the
+statistics it was trained with.
 Evaluation runs the trained policy (deterministic) in the untouched task env and records
 the env's own return, normalised ``100 * (R - R_random) / (R_expert - R_random)`` with the
 task's reference scores.
@@ -38,6 +41,9 @@ logger = logging.getLogger(__name__)
 #: SB3 algorithms the ``agent`` config group may name.
 ALGORITHMS = ("ppo", "sac")
 
+#: Keyword arguments of SB3's ``VecNormalize`` that ``sizes.retrain.vec_normalize`` may set.
+VEC_NORMALIZE_OPTIONS = ("norm_obs", "norm_reward", "clip_obs", "clip_reward", "gamma", "epsilon")
+
 
 def reward_venv(
     pair: PairSpec,
@@ -46,32 +52,53 @@ def reward_venv(
     *,
     n_envs: int = 1,
     seed: int = 0,
+    vec_normalize: dict[str, Any] | None = None,
 ) -> Any:
     """The agent's SB3 ``VecEnv``: ``n_envs`` task envs, the reward replaced by ``reward``
     (scored for every sub-environment in one call), flat observations.
 
     A reward that reads dict observations (``layout.observation_key``) wraps the vec env
     before the observation is reduced; a flat-layout reward (GAIL, AIRL) after. One running
-    normalisation covers all sub-environments (as ``VecNormalize``). ``reward=None`` keeps
-    the env's own reward.
+    normalisation covers all sub-environments. ``reward=None`` keeps the env's own reward.
+
+    ``vec_normalize`` (keyword arguments of SB3's ``VecNormalize``, e.g. ``{"norm_obs":
+    True, "norm_reward": True}``) wraps the result in ``VecNormalize``. With ``norm_reward``
+    it scales every reward, the env's own and learned ones alike, so the reward wrapper's
+    own normalisation is turned off: one normalisation, the same for every agent.
+
+    Raises:
+        ConfigError: ``vec_normalize`` names an option of none of
+            :data:`VEC_NORMALIZE_OPTIONS`.
     """
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecExtractDictObs
+    from stable_baselines3.common.vec_env import VecExtractDictObs, VecNormalize
 
     from rr_gym.wrappers import VecRelativeReward
 
+    vec_normalize = dict(vec_normalize or {})
+    if unknown := sorted(set(vec_normalize) - set(VEC_NORMALIZE_OPTIONS)):
+        raise ConfigError(
+            f"sizes.retrain.vec_normalize has {unknown}; expected keyword arguments of SB3's "
+            f"VecNormalize among {list(VEC_NORMALIZE_OPTIONS)}"
+        )
     venv = make_vec_env(lambda: pair.kind_impl.make_env(pair), n_envs=n_envs, seed=seed)
     key = pair.kind_impl.observation_key
 
     def flat(v: Any) -> Any:
         return VecExtractDictObs(v, key) if key is not None else v
 
+    scales_reward = bool(vec_normalize) and vec_normalize.get("norm_reward", True)  # SB3's default
     if reward is None:
-        return flat(venv)
-    options = {"mode": "replace", "normalize": True, **(wrapper_options or {})}
-    if getattr(reward.layout, "observation_key", None) is not None:
-        return flat(VecRelativeReward(venv, reward, **options))
-    return VecRelativeReward(flat(venv), reward, **options)
+        venv = flat(venv)
+    else:
+        options = {"mode": "replace", "normalize": True, **(wrapper_options or {})}
+        if scales_reward:
+            options["normalize"] = False
+        if getattr(reward.layout, "observation_key", None) is not None:
+            venv = flat(VecRelativeReward(venv, reward, **options))
+        else:
+            venv = VecRelativeReward(flat(venv), reward, **options)
+    return VecNormalize(venv, **vec_normalize) if vec_normalize else venv
 
 
 def _progress_callback(total: int, desc: str, disable: bool) -> Any:
@@ -102,6 +129,7 @@ def train_agent(
     device: str = "cpu",
     progress: bool = True,
     desc: str = "retrain",
+    callback: Any = None,
 ) -> Any:
     """Train an SB3 agent (``"ppo"`` or ``"sac"``, ``MlpPolicy``) on ``venv``'s reward.
 
@@ -114,6 +142,7 @@ def train_agent(
         device: torch device.
         progress: show a bar over env steps.
         desc: the bar's label.
+        callback: one more SB3 callback (e.g. checkpoint evaluations), after the bar's.
 
     Returns:
         The trained SB3 model.
@@ -128,8 +157,10 @@ def train_agent(
         venv.close()
         raise ConfigError(f"agent algo={algo!r}; expected one of {list(ALGORITHMS)}")
     model = classes[algo]("MlpPolicy", venv, seed=seed, device=device, verbose=0, **(kwargs or {}))
+    callbacks = [_progress_callback(timesteps, desc, not progress)]
     model.learn(
-        total_timesteps=int(timesteps), callback=_progress_callback(timesteps, desc, not progress)
+        total_timesteps=int(timesteps),
+        callback=callbacks + ([callback] if callback is not None else []),
     )
     venv.close()
     return model
@@ -157,7 +188,18 @@ class ArrayPolicy:
 
     @classmethod
     def from_sb3(cls, model: Any, observation_key: str | None = None) -> ArrayPolicy:
-        """The deterministic policy of an SB3 model."""
+        """The deterministic policy of an SB3 model; when the model trained on a
+        ``VecNormalize`` env, its observations are normalised with that env's statistics
+        (read, not updated)."""
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        env = model.get_env()
+        if isinstance(env, VecNormalize):
+
+            def act(obs: np.ndarray) -> np.ndarray:
+                return model.predict(env.normalize_obs(obs), deterministic=True)[0]
+
+            return cls(act, observation_key)
         return cls(lambda obs: model.predict(obs, deterministic=True)[0], observation_key)
 
 
@@ -206,7 +248,12 @@ def retrain_unit(
         policy = ArrayPolicy(lambda obs: model.predict(obs), key)
     else:
         venv = reward_venv(
-            pair, model, agent.get("wrapper"), n_envs=int(sizes.get("n_envs", 1)), seed=seed
+            pair,
+            model,
+            agent.get("wrapper"),
+            n_envs=int(sizes.get("n_envs", 1)),
+            seed=seed,
+            vec_normalize=sizes.get("vec_normalize"),
         )
         trained = train_agent(
             venv,

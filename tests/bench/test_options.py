@@ -55,6 +55,11 @@ BAD_OPTIONS = [
     ("sizes.adversarial.total_timesteps=0", "sizes.adversarial.total_timesteps=0", "positive"),
     ("sizes.adversarial.demo_batch_size=0", "sizes.adversarial.demo_batch_size=0", "positive"),
     ("sizes.retrain.timesteps=0", "sizes.retrain.timesteps=0", "positive integer"),
+    (
+        "+sizes.retrain.vec_normalize={norm_obsx:true}",
+        "sizes.retrain.vec_normalize={'norm_obsx': True}",
+        "VecNormalize options among ['norm_obs'",
+    ),
     ("sizes.maze.data_steps=0", "sizes.maze.data_steps=0", "positive integer"),
     ("sizes.locomotion.train_steps=abc", "sizes.locomotion.train_steps=abc", "positive"),
     ("sizes.locomotion.steps_per_level=0", "sizes.locomotion.steps_per_level=0", "positive"),
