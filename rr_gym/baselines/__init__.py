@@ -34,7 +34,7 @@ from rr_gym.baselines.noised_discriminator import (
     NoisedDiscriminatorReward,
     train_noised_discriminator,
 )
-from rr_gym.baselines.results import AdversarialResult, BCResult, RewardResult
+from rr_gym.baselines.trained import AdversarialResult, BCResult, RewardResult
 
 # What a user calls; the trainers and building blocks (rr_gym.baselines.adversarial,
 # .inputs, .networks, .relabel, ...) stay importable from their modules.

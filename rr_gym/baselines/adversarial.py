@@ -45,7 +45,7 @@ from rr_gym.baselines.inputs import (
     load_transitions,
 )
 from rr_gym.baselines.relabel import RelabelVecEnv
-from rr_gym.baselines.results import AdversarialResult
+from rr_gym.baselines.trained import AdversarialResult
 from rr_gym.checkpoint import read_checkpoint, write_checkpoint
 from rr_gym.data.policies import MLPPolicy
 from rr_gym.errors import CheckpointError, ConfigError

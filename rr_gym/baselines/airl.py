@@ -20,7 +20,7 @@ import torch
 from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, train_adversarial
 from rr_gym.baselines.inputs import data_facts
 from rr_gym.baselines.networks import Activation, build_mlp
-from rr_gym.baselines.results import AdversarialResult
+from rr_gym.baselines.trained import AdversarialResult
 from rr_gym.errors import ConfigError
 from rr_gym.layout import TransitionLayout
 from rr_gym.rewards.base import TorchRewardModel

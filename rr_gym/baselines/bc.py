@@ -15,7 +15,7 @@ from torch import nn
 
 from rr_gym.baselines.inputs import check_batch, data_facts, load_transitions
 from rr_gym.baselines.networks import Activation, build_mlp
-from rr_gym.baselines.results import BCResult
+from rr_gym.baselines.trained import BCResult
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer

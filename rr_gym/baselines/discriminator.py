@@ -26,7 +26,7 @@ from rr_gym.baselines.inputs import (
     load_windows,
 )
 from rr_gym.baselines.networks import Activation, build_mlp
-from rr_gym.baselines.results import RewardResult
+from rr_gym.baselines.trained import RewardResult
 from rr_gym.errors import ConfigError, DataError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer, NormalizerKind

@@ -21,7 +21,7 @@ from rr_gym.baselines.adversarial import AdversarialTrainer, EnvSource, train_ad
 from rr_gym.baselines.discriminator import DiscriminatorReward
 from rr_gym.baselines.inputs import data_facts
 from rr_gym.baselines.networks import Activation
-from rr_gym.baselines.results import AdversarialResult
+from rr_gym.baselines.trained import AdversarialResult
 from rr_gym.layout import TransitionLayout
 
 __all__ = ["GAILTrainer", "train_gail"]

@@ -18,7 +18,7 @@ import torch
 
 from rr_gym.baselines.discriminator import DiscriminatorTrainer, fit_pair_normalizer
 from rr_gym.baselines.inputs import check_same_data_kind, data_horizon, load_windows
-from rr_gym.baselines.results import RewardResult
+from rr_gym.baselines.trained import RewardResult
 from rr_gym.diffusion.gaussian import GaussianDiffusion
 from rr_gym.diffusion.schedule import NoiseSchedule
 from rr_gym.errors import ConfigError, DataError

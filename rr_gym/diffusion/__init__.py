@@ -9,7 +9,7 @@ from rr_gym.diffusion.gaussian import (
     SampleResult,
     check_compatible,
 )
-from rr_gym.diffusion.guidance import Guidance, Guide
+from rr_gym.diffusion.guidance import GuidanceConfig, GuideFn
 from rr_gym.diffusion.mlp import MLPDenoiser
 from rr_gym.diffusion.schedule import NoiseSchedule, Posterior
 from rr_gym.diffusion.unet import TemporalUnet
@@ -17,8 +17,8 @@ from rr_gym.diffusion.unet import TemporalUnet
 __all__ = [
     "Denoiser",
     "GaussianDiffusion",
-    "Guidance",
-    "Guide",
+    "GuidanceConfig",
+    "GuideFn",
     "Inpainting",
     "MLPDenoiser",
     "NoiseSchedule",

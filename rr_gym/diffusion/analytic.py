@@ -110,7 +110,7 @@ class GaussianMixtureDiffusion(GaussianDiffusion):
         score = (resp * (-diff / var)).sum(2)
         return log_p, score
 
-    def predict(self, xt: torch.Tensor, t: torch.Tensor) -> Prediction:
+    def estimate(self, xt: torch.Tensor, t: torch.Tensor) -> Prediction:
         """Exact ``x0`` and noise predictions at ``x_t`` ``(B, H, D)``, ``t`` ``(B,)``."""
         ac = self.schedule.coef("alphas_cumprod", t, xt)[..., None]  # (B, 1, 1, 1)
         _, score = self._noised_log_prob_and_score(xt, ac)

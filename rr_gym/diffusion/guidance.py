@@ -9,11 +9,11 @@ import torch
 
 from rr_gym.errors import ConfigError
 
-__all__ = ["Guidance", "Guide"]
+__all__ = ["GuidanceConfig", "GuideFn"]
 
 
 @runtime_checkable
-class Guide(Protocol):
+class GuideFn(Protocol):
     """Anything that returns the gradient of a scalar objective of the trajectory.
 
     Shapes:
@@ -24,7 +24,7 @@ class Guide(Protocol):
 
 
 @dataclass(frozen=True)
-class Guidance:
+class GuidanceConfig:
     """How a guide steers sampling (Diffuser-style).
 
     At each step ``t >= t_stopgrad`` the sample takes ``n_guide_steps`` steps of
@@ -46,7 +46,7 @@ class Guidance:
         scale_by_variance: multiply the gradient by the posterior variance of step ``t``.
     """
 
-    guide: Guide
+    guide: GuideFn
     scale: float = 0.1
     t_stopgrad: int = 0
     n_guide_steps: int = 1
@@ -55,6 +55,6 @@ class Guidance:
     def __post_init__(self) -> None:
         if self.n_guide_steps < 1 or self.t_stopgrad < 0:
             raise ConfigError(
-                f"Guidance needs n_guide_steps >= 1 and t_stopgrad >= 0, got "
+                f"GuidanceConfig needs n_guide_steps >= 1 and t_stopgrad >= 0, got "
                 f"n_guide_steps={self.n_guide_steps}, t_stopgrad={self.t_stopgrad}"
             )

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from rr_gym.diffusion.conditioning import Inpainting
-from rr_gym.diffusion.guidance import Guidance
+from rr_gym.diffusion.guidance import GuidanceConfig
 from rr_gym.diffusion.schedule import NoiseSchedule, Posterior, randn
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 
@@ -56,7 +56,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
         predict_epsilon: the network predicts the noise (True) or the clean sample (False).
         clip_denoised: clip predicted ``x0`` to ``[-c, c]`` while sampling; None = no clip.
 
-    ``model_kwargs`` (keyword arguments of :meth:`predict`, :meth:`p_mean_variance` and
+    ``model_kwargs`` (keyword arguments of :meth:`estimate`, :meth:`p_mean_variance` and
     :meth:`sample`) go to the network unchanged, e.g. a conditional image model's prompt
     embeddings; each tensor in them has the batch's first dimension.
     """
@@ -129,7 +129,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
                 )
 
     # ------------------------------------------------------------------ model outputs
-    def predict(self, xt: torch.Tensor, t: torch.Tensor, **model_kwargs: Any) -> Prediction:
+    def estimate(self, xt: torch.Tensor, t: torch.Tensor, **model_kwargs: Any) -> Prediction:
         """Estimates of ``x0`` and of the noise at ``x_t`` ``(B, *sample_shape)``, ``t``
         ``(B,)``."""
         out = self.network_output(xt, t, **model_kwargs)
@@ -147,9 +147,9 @@ class DiffusionProcess(nn.Module, abc.ABC):
         **model_kwargs: Any,
     ) -> Posterior:
         """``p(x_{t-1} | x_t)``: the posterior ``q(x_{t-1} | x_t, x0)`` at the predicted ``x0``
-        (``prediction``, when given, is this model's :meth:`predict` at ``(xt, t)``, reused),
+        (``prediction``, when given, is this model's :meth:`estimate` at ``(xt, t)``, reused),
         with ``x0`` clipped to ``[-c, c]``, ``c`` = ``clip`` or else ``clip_denoised``."""
-        x0 = self._clip_x0((prediction or self.predict(xt, t, **model_kwargs)).x0, clip)
+        x0 = self._clip_x0((prediction or self.estimate(xt, t, **model_kwargs)).x0, clip)
         return self.schedule.posterior(x0, xt, t)
 
     def _clip_x0(self, x0: torch.Tensor, clip: float | None) -> torch.Tensor:
@@ -218,7 +218,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
         clip: float | None,
         model_kwargs: dict[str, Any],
     ) -> torch.Tensor:
-        x0, eps = self.predict(x, t, **model_kwargs)
+        x0, eps = self.estimate(x, t, **model_kwargs)
         clipped = self._clip_x0(x0, clip)
         if clipped is not x0:
             x0, eps = clipped, self.schedule.predict_eps(x, t, clipped)
@@ -238,7 +238,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
         batch_size: int,
         *,
         inpainting: Inpainting | None = None,
-        guidance: Guidance | None = None,
+        guidance: GuidanceConfig | None = None,
         sampler: Sampler = "ddpm",
         n_steps: int | None = None,
         eta: float = 0.0,
@@ -252,7 +252,7 @@ class DiffusionProcess(nn.Module, abc.ABC):
         Args:
             batch_size: number of samples B.
             inpainting: known entries (e.g. the current state) re-imposed after each step.
-            guidance: a guide and its scale; see :class:`~rr_gym.diffusion.Guidance`.
+            guidance: a guide and its scale; see :class:`~rr_gym.diffusion.GuidanceConfig`.
             sampler: ``"ddpm"`` (all T steps, ancestral) or ``"ddim"`` (``n_steps`` steps).
             n_steps: DDIM steps (default T).
             eta: DDIM stochasticity (0 = deterministic).

@@ -7,15 +7,15 @@ extra (``pip install 'rr_gym[images]'``: diffusers, scikit-learn).
 """
 
 from rr_gym.images.diffusion import UNET_CLASSES, ImageDiffusion, build_unet
-from rr_gym.images.guidance import GuidedImageDiffusion, SafetyGuidance
-from rr_gym.images.pretrained import load_pretrained
-from rr_gym.images.reward import ImageReward
-from rr_gym.images.training import (
+from rr_gym.images.extraction import (
     ImageDiffusionTrainer,
     default_unet_config,
     extract_image_reward,
     train_image_diffusion,
 )
+from rr_gym.images.guidance import GuidedImageDiffusion, SafetyGuidance
+from rr_gym.images.pretrained import load_pretrained
+from rr_gym.images.reward import ImageReward
 
 __all__ = [
     "UNET_CLASSES",

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from rr_gym.diffusion.guidance import Guidance
+from rr_gym.diffusion.guidance import GuidanceConfig
 from rr_gym.errors import ConfigError
 from rr_gym.images.diffusion import ImageDiffusion
-from rr_gym.images.reward import ImageReward
-from rr_gym.images.training import (
+from rr_gym.images.extraction import (
     default_unet_config,
     extract_image_reward,
     train_image_diffusion,
 )
+from rr_gym.images.reward import ImageReward
 from rr_gym.utils.io import atomic_write_bytes, atomic_write_text
 
 __all__ = ["DigitsConfig", "DigitsData", "load_digit_images", "run_digits"]
@@ -136,7 +136,7 @@ def _sample(
 ) -> np.ndarray:
     guidance = None
     if guide is not None:
-        guidance = Guidance(guide.gradient, scale=scale, scale_by_variance=True)
+        guidance = GuidanceConfig(guide.gradient, scale=scale, scale_by_variance=True)
     generator = torch.Generator().manual_seed(seed)
     x = model.sample(n, guidance=guidance, generator=generator).x
     return x.clamp(-1, 1).cpu().numpy()

@@ -172,7 +172,7 @@ class GuidedImageDiffusion(DiffusionProcess):
         >>> expert = GuidedImageDiffusion(sd, torch.zeros(3, 6),
         ...                               safety=SafetyGuidance(torch.ones(3, 6)))
         >>> x, t, prompts = torch.randn(2, 4, 8, 8), torch.tensor([9, 3]), torch.randn(2, 3, 6)
-        >>> expert.predict(x, t, encoder_hidden_states=prompts).eps.shape
+        >>> expert.estimate(x, t, encoder_hidden_states=prompts).eps.shape
         torch.Size([2, 4, 8, 8])
     """
 

@@ -11,10 +11,10 @@ import torch
 
 from rr_gym.diffusion.conditioning import Inpainting
 from rr_gym.diffusion.gaussian import GaussianDiffusion, Sampler
-from rr_gym.diffusion.guidance import Guidance, Guide
+from rr_gym.diffusion.guidance import GuidanceConfig, GuideFn
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.rewards.base import TorchRewardModel
-from rr_gym.rewards.guide import RewardGuide
+from rr_gym.rewards.reward_gradient import RewardGradient
 from rr_gym.utils.validation import check_finite
 
 __all__ = ["DiffusionPlanner", "Plan"]
@@ -40,7 +40,7 @@ class DiffusionPlanner:
     For each observation the planner samples a trajectory of the model's horizon whose
     first observation is imposed by inpainting, optionally steering every denoising step
     with the gradient of a reward (the relative reward, an IRL baseline's reward, any
-    :class:`~rr_gym.rewards.base.TorchRewardModel`, or any :class:`~rr_gym.diffusion.Guide`
+    :class:`~rr_gym.rewards.base.TorchRewardModel`, or any :class:`~rr_gym.diffusion.GuideFn`
     callable), and returns the plan's first action. With ``replan_every = k`` the next
     ``k - 1`` calls execute the following actions of the same plan (open loop).
 
@@ -50,12 +50,12 @@ class DiffusionPlanner:
     Args:
         diffusion: the (base) model to sample plans from; its layout needs the fields
             ``"observation"`` and ``"action"``.
-        guide: a reward model or a ``Guide``; ``None`` plans unguided.
+        guide: a reward model or a ``GuideFn``; ``None`` plans unguided.
         scale: guidance step size.
         t_stopgrad: no guidance at diffusion steps below this.
         n_guide_steps: guidance steps per diffusion step.
         scale_by_variance: multiply the guide's gradient by the posterior variance of the
-            step (Diffuser's default; see :class:`~rr_gym.diffusion.Guidance`).
+            step (Diffuser's default; see :class:`~rr_gym.diffusion.GuidanceConfig`).
         guide_at: where a reward's gradient is taken: ``"x_t"`` (official sampler) or the
             base model's posterior mean (as the relative reward is trained by default).
         sampler: ``"ddpm"`` (all T steps) or ``"ddim"``.
@@ -88,7 +88,7 @@ class DiffusionPlanner:
     def __init__(
         self,
         diffusion: GaussianDiffusion,
-        guide: TorchRewardModel | Guide | None = None,
+        guide: TorchRewardModel | GuideFn | None = None,
         *,
         scale: float = 0.1,
         t_stopgrad: int = 0,
@@ -120,18 +120,18 @@ class DiffusionPlanner:
         self.diffusion = diffusion.eval().requires_grad_(False)
         self.device = diffusion.device
         self.layout = layout
-        self.guidance: Guidance | None = None
+        self.guidance: GuidanceConfig | None = None
         if guide is not None:
             if isinstance(guide, TorchRewardModel):
                 _check_reward_fits(guide, diffusion)
                 guide.to(self.device).eval().requires_grad_(False)
-                guide = RewardGuide(guide, at=guide_at, diffusion=diffusion)
+                guide = RewardGradient(guide, at=guide_at, diffusion=diffusion)
             elif not callable(guide):
                 raise ConfigError(
                     f"guide is a {type(guide).__name__}; expected a TorchRewardModel, a "
-                    "callable Guide (x, t) -> gradient, or None"
+                    "callable GuideFn (x, t) -> gradient, or None"
                 )
-            self.guidance = Guidance(
+            self.guidance = GuidanceConfig(
                 guide,
                 scale=scale,
                 t_stopgrad=t_stopgrad,

@@ -7,9 +7,9 @@ from rr_gym.rewards.gradient_matching import (
     MatchTarget,
     NoisySource,
 )
-from rr_gym.rewards.guide import RewardGuide
 from rr_gym.rewards.network import WindowRewardNet
 from rr_gym.rewards.relative import RelativeRewardModel
+from rr_gym.rewards.reward_gradient import RewardGradient
 from rr_gym.rewards.true_reward import PointMazeTrueReward
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     "PointMazeTrueReward",
     "Reduction",
     "RelativeRewardModel",
-    "RewardGuide",
+    "RewardGradient",
     "RewardModel",
     "TorchRewardModel",
     "WindowRewardNet",

@@ -273,7 +273,8 @@ class GradientMatchingTrainer(Trainer):
     def compute_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         xt, t, kwargs = self._noisy_batch(batch)
         with torch.no_grad():  # one forward of each frozen model
-            base, expert = self.base.predict(xt, t, **kwargs), self.expert.predict(xt, t, **kwargs)
+            base = self.base.estimate(xt, t, **kwargs)
+            expert = self.expert.estimate(xt, t, **kwargs)
             if self.target == "posterior_mean" or self.eval_at == "posterior_mean":
                 # imposed entries stay clean, as a planner keeps them (x_t holds them)
                 m_base = self.base.condition(self.base.p_mean_variance(xt, t, base).mean, xt)

@@ -11,12 +11,12 @@ import torch
 import rr_gym
 from rr_gym.baselines import NoisedDiscriminatorReward, train_noised_discriminator
 from rr_gym.baselines.noised_discriminator import NoisedDiscriminatorTrainer
-from rr_gym.diffusion import Guide, NoiseSchedule
+from rr_gym.diffusion import GuideFn, NoiseSchedule
 from rr_gym.errors import ConfigError, DataError, IncompatibleModelsError
 from rr_gym.layout import TransitionLayout
 from rr_gym.normalizer import Normalizer
 from rr_gym.planning import DiffusionPlanner
-from rr_gym.rewards import RewardGuide
+from rr_gym.rewards import RewardGradient
 from rr_gym.trainer import TrainConfig
 from rr_gym.utils.seeding import seeded
 from tests._factories import mlp_diffusion
@@ -49,8 +49,8 @@ def test_separates_clean_data_and_forgets_at_high_noise(trained: NoisedDiscrimin
 
 
 def test_gradient_at_any_t_is_a_guide(trained: NoisedDiscriminatorReward) -> None:
-    guide = RewardGuide(trained)
-    assert isinstance(guide, Guide)
+    guide = RewardGradient(trained)
+    assert isinstance(guide, GuideFn)
     x = torch.randn(5, 1, 2)
     for t in (torch.zeros(5, dtype=torch.long), torch.arange(5) * 4, torch.full((5,), 19)):
         g = guide(x, t)

@@ -51,7 +51,7 @@ def test_predicted_noise_is_minus_sigma_times_the_autograd_score(t: int) -> None
     (score,) = torch.autograd.grad(model.log_prob(x, t).sum(), x)
     steps = torch.full((32,), t)
     sigma = math.sqrt(1 - model.schedule.array("alphas_cumprod")[t])
-    pred = model.predict(x.detach(), steps)
+    pred = model.estimate(x.detach(), steps)
     torch.testing.assert_close(pred.eps, -sigma * score, rtol=1e-4, atol=1e-5)
     # And x0 is what add_noise inverts to.
     torch.testing.assert_close(
@@ -68,7 +68,7 @@ def test_single_gaussian_x0_prediction_is_the_tweedie_posterior_mean() -> None:
         # E[x0 | xt] for x0 ~ N(mu, s^2): mu + sqrt(ac) s^2 / (ac s^2 + 1 - ac) (xt - sqrt(ac) mu)
         gain = np.sqrt(ac) * s**2 / (ac * s**2 + 1 - ac)
         expected = mu + gain * (x.numpy() - np.sqrt(ac) * mu)
-        x0 = model.predict(x, torch.full((16,), t)).x0
+        x0 = model.estimate(x, torch.full((16,), t)).x0
         np.testing.assert_allclose(x0.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
@@ -123,8 +123,8 @@ def test_moves_to_cuda() -> None:
     x = torch.randn(8, 1, 2)
     t = torch.full((8,), 10)
     torch.testing.assert_close(
-        model.predict(x.cuda(), t.cuda()).eps.cpu(),
-        mixture().predict(x, t).eps,
+        model.estimate(x.cuda(), t.cuda()).eps.cpu(),
+        mixture().estimate(x, t).eps,
         rtol=1e-4,
         atol=1e-5,
     )

@@ -9,7 +9,7 @@ import torch
 
 from rr_gym.diffusion import (
     GaussianDiffusion,
-    Guidance,
+    GuidanceConfig,
     Inpainting,
     MLPDenoiser,
     NoiseSchedule,
@@ -73,7 +73,7 @@ def test_predictions_are_consistent_in_both_parameterisations(predict_epsilon: b
     model = mlp_diffusion(horizon=2, dim=3, predict_epsilon=predict_epsilon)
     xt, t = torch.randn(5, 2, 3, dtype=torch.float64), torch.tensor([0, 2, 4, 6, 8])
     model.double()
-    pred = model.predict(xt, t)
+    pred = model.estimate(xt, t)
     out = model.model(xt, t)
     torch.testing.assert_close(pred.eps if predict_epsilon else pred.x0, out)
     # x_t is exactly what x0 noised with eps gives.
@@ -185,7 +185,7 @@ def test_ddim_step_follows_the_ddim_update() -> None:
     steps = out.timesteps.tolist()
     for i, step in enumerate(steps):
         x = out.chain[i]
-        pred = oracle.predict(x, torch.full((16,), step))
+        pred = oracle.estimate(x, torch.full((16,), step))
         if i + 1 < len(steps):
             a = float(ac[steps[i + 1]])
             expected = np.sqrt(a) * pred.x0 + np.sqrt(1 - a) * pred.eps
@@ -311,13 +311,13 @@ def test_constant_guide_shifts_samples_in_its_direction(sampler: str) -> None:
     guided = oracle.sample(
         1000,
         sampler=sampler,
-        guidance=Guidance(up, scale=0.1),
+        guidance=GuidanceConfig(up, scale=0.1),
         generator=_gen(),  # type: ignore[arg-type]
     ).x
     down = oracle.sample(
         1000,
         sampler=sampler,  # type: ignore[arg-type]
-        guidance=Guidance(ConstantGuide([-1.0, 0.0]), scale=0.1),
+        guidance=GuidanceConfig(ConstantGuide([-1.0, 0.0]), scale=0.1),
         generator=_gen(),
     ).x
     shift = (guided - base).mean((0, 1))
@@ -332,7 +332,7 @@ def test_zero_scale_guidance_changes_nothing() -> None:
     oracle = gaussian([0.0, 0.0], [0.5, 0.5], n_steps=20)
     base = oracle.sample(16, generator=_gen()).x
     guided = oracle.sample(
-        16, guidance=Guidance(ConstantGuide([1.0, 1.0]), scale=0.0), generator=_gen()
+        16, guidance=GuidanceConfig(ConstantGuide([1.0, 1.0]), scale=0.0), generator=_gen()
     ).x
     assert torch.equal(base, guided)
 
@@ -351,7 +351,7 @@ def test_guide_is_called_only_at_steps_from_t_stopgrad(
     sampler: str, n_steps: int | None, t_stopgrad: int, n_guide: int, expected: list[int]
 ) -> None:
     guide = ConstantGuide([1.0, 0.0])
-    guidance = Guidance(guide, scale=0.1, t_stopgrad=t_stopgrad, n_guide_steps=n_guide)
+    guidance = GuidanceConfig(guide, scale=0.1, t_stopgrad=t_stopgrad, n_guide_steps=n_guide)
     mlp_diffusion(n_steps=10).sample(
         3,
         sampler=sampler,
@@ -371,7 +371,7 @@ def test_guided_entries_are_reimposed_by_inpainting() -> None:
         4,
         inpainting=Inpainting(mask, values),
         return_chain=True,
-        guidance=Guidance(ConstantGuide([5.0, 5.0]), scale=1.0),
+        guidance=GuidanceConfig(ConstantGuide([5.0, 5.0]), scale=1.0),
         generator=_gen(),
     )
     assert out.chain is not None
@@ -384,7 +384,7 @@ def test_guided_entries_are_reimposed_by_inpainting() -> None:
 )
 def test_bad_guidance_options_are_config_errors(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        Guidance(ConstantGuide([0.0]), **kwargs)
+        GuidanceConfig(ConstantGuide([0.0]), **kwargs)
 
 
 # ---------------------------------------------------------------------------- compatibility

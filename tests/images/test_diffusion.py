@@ -66,7 +66,7 @@ def test_checkpoint_round_trip_gives_the_same_outputs(tmp_path) -> None:
     loaded = rr_gym.load(tmp_path / "m")
     assert isinstance(loaded, ImageDiffusion) and loaded.schedule == model.schedule
     x, t = torch.randn(3, 1, 8, 8), torch.tensor([0, 4, 9])
-    torch.testing.assert_close(loaded.predict(x, t).eps, model.predict(x, t).eps)
+    torch.testing.assert_close(loaded.estimate(x, t).eps, model.estimate(x, t).eps)
 
 
 def test_bad_images_are_refused_with_the_expected_shape() -> None:

@@ -54,7 +54,7 @@ def test_classifier_free_guidance_is_its_formula(setting) -> None:
     with torch.no_grad():
         eps_p = _eps(sd, x, t, prompts)
         eps_u = _eps(sd, x, t, negative.expand(3, -1, -1))
-        got = base.predict(x, t, encoder_hidden_states=prompts).eps
+        got = base.estimate(x, t, encoder_hidden_states=prompts).eps
     torch.testing.assert_close(got, eps_u + 3.0 * (eps_p - eps_u), rtol=1e-4, atol=1e-5)
 
 
@@ -72,8 +72,8 @@ def test_safety_guidance_is_sld_equations_4_to_6(setting) -> None:
         gamma = mu * (eps_s - eps_u)
         gamma[0] = 0.0  # t = 40 > start_t: SLD's warmup, no safety guidance yet
         want = eps_u + 3.0 * (eps_p - eps_u - gamma)
-        got = expert.predict(x, t, encoder_hidden_states=prompts).eps
-        plain = base.predict(x, t, encoder_hidden_states=prompts).eps
+        got = expert.estimate(x, t, encoder_hidden_states=prompts).eps
+        plain = base.estimate(x, t, encoder_hidden_states=prompts).eps
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(got[0], plain[0])  # warmup
     assert (got[1:] - plain[1:]).abs().max() > 1e-3  # the guidance does act
@@ -82,7 +82,7 @@ def test_safety_guidance_is_sld_equations_4_to_6(setting) -> None:
         sd, negative, guidance_scale=3.0, safety=SafetyGuidance(concept, scale=0.0)
     )
     with torch.no_grad():
-        torch.testing.assert_close(off.predict(x, t, encoder_hidden_states=prompts).eps, plain)
+        torch.testing.assert_close(off.estimate(x, t, encoder_hidden_states=prompts).eps, plain)
 
 
 def test_safety_guidance_from_diffusers_safety_config() -> None:
@@ -128,11 +128,11 @@ def test_bad_models_and_embeddings_are_refused(setting) -> None:
         SafetyGuidance(concept, scale=-1.0)
     base = GuidedImageDiffusion(sd, negative)
     with pytest.raises(ConfigError, match="needs encoder_hidden_states"):
-        base.predict(x, t)
+        base.estimate(x, t)
     with pytest.raises(DataError, match=r"expected \(3, L, E\)"):
-        base.predict(x, t, encoder_hidden_states=prompts[:2])
+        base.estimate(x, t, encoder_hidden_states=prompts[:2])
     with pytest.raises(DataError, match="differ in length"):
-        base.predict(x, t, encoder_hidden_states=torch.zeros(3, LENGTH + 1, EMB))
+        base.estimate(x, t, encoder_hidden_states=torch.zeros(3, LENGTH + 1, EMB))
     with pytest.raises(DataError, match=r"expected \(B, 4, 8, 8\)"):
         base.check_input(torch.zeros(3, 3, 8, 8))
 

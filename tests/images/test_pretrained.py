@@ -35,7 +35,7 @@ def test_a_local_pipeline_folder_loads_as_saved(tmp_path) -> None:
     x, t, emb = torch.randn(2, 4, 8, 8), torch.tensor([999, 10]), torch.randn(2, 3, 6)
     with torch.no_grad():
         want = unet(x, t, encoder_hidden_states=emb).sample
-        got = model.predict(x, t, encoder_hidden_states=emb).eps
+        got = model.estimate(x, t, encoder_hidden_states=emb).eps
     torch.testing.assert_close(got, want)
 
 

@@ -58,7 +58,7 @@ class ScoreGap:
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         sigma = self.base.schedule.coef("sqrt_one_minus_alphas_cumprod", t, x)
-        return -(self.expert.predict(x, t).eps - self.base.predict(x, t).eps) / sigma
+        return -(self.expert.estimate(x, t).eps - self.base.estimate(x, t).eps) / sigma
 
 
 def test_single_and_batched_observations() -> None:

@@ -205,7 +205,7 @@ def test_loss_equals_the_formula_on_one_batch(target: str, eval_at: str, l2: flo
     xt, t = _replayed_noisy_batch(trainer, x0)
     with torch.no_grad():
         m_b, m_e = base.posterior_mean(xt, t), expert.posterior_mean(xt, t)
-        eps_b, eps_e = base.predict(xt, t).eps, expert.predict(xt, t).eps
+        eps_b, eps_e = base.estimate(xt, t).eps, expert.estimate(xt, t).eps
     point = m_b if eval_at == "posterior_mean" else xt
     grad, rho = _reward_gradient(trainer.reward, point, t)
     if target == "posterior_mean":

@@ -10,10 +10,10 @@ from rr_gym.diffusion.gaussian import GaussianDiffusion
 from rr_gym.errors import ConfigError
 from rr_gym.rewards.base import TorchRewardModel
 
-__all__ = ["RewardGuide"]
+__all__ = ["RewardGradient"]
 
 
-class RewardGuide:
+class RewardGradient:
     """The gradient of a reward, taken at ``x_t`` or at the base model's posterior mean.
 
     The official code trains at the base posterior mean and guides at ``x_t``; both are
