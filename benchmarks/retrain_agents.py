@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rr_gym.bench.pairs import DatasetRef, PairSpec
+from rr_gym.bench.pairs import PairSpec, expand_pairs
 from rr_gym.bench.retrain import ArrayPolicy, evaluate_returns, reward_venv, train_agent
 
 _NORM = {"norm_obs": True, "norm_reward": True}
@@ -51,16 +51,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def make_pair(name: str) -> PairSpec:
-    """A bench pair without datasets: ``hopper`` or ``<maze>-goal<k>``."""
+    """The bench's pair ``hopper`` or ``<maze>-goal<k>`` (its datasets are not built)."""
     if name == "hopper":
-        return PairSpec("hopper", "locomotion", "hopper", None, None, options={"env": "hopper"})
+        return expand_pairs({"hopper": {"kind": "locomotion", "env": "hopper"}}, {})[0]
     maze, goal = name.split("-goal")
-    from rr_gym.data.maze import MazeGeometry
-
-    cell = MazeGeometry.from_name(maze).goal_cell(int(goal))
-    base = DatasetRef({"reward_type": "sparse"}, "unused")
-    options = {"maze": maze, "goal": int(goal), "goal_cell": list(cell)}
-    return PairSpec(name, "maze", maze, base, None, options=options)
+    return expand_pairs({maze: {"kind": "maze"}}, {"maze": {"goals": [int(goal)]}})[0]
 
 
 def true_reward(pair: PairSpec) -> Any:
@@ -69,7 +64,7 @@ def true_reward(pair: PairSpec) -> Any:
         return None
     from rr_gym.rewards.true_reward import PointMazeTrueReward
 
-    return PointMazeTrueReward(reward_type="sparse")
+    return PointMazeTrueReward(reward_type=pair.base.unit["reward_type"])
 
 
 def run(pair: PairSpec, config: dict[str, Any], seed: int, args: argparse.Namespace) -> dict:

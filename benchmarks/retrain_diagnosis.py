@@ -18,14 +18,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from retrain_agents import CONFIGS, make_pair, true_reward  # the script's folder is on sys.path
 
 import rr_gym
-from rr_gym.bench.pairs import PairSpec
 from rr_gym.bench.retrain import reward_venv, train_agent
-from rr_gym.data.maze import MazeGeometry
-from rr_gym.rewards.true_reward import PointMazeTrueReward
 
-AGENT = {"n_steps": 128, "batch_size": 256, "learning_rate": 1e-3}  # agent=ppo, 16 envs
+AGENT = CONFIGS["ppo_maze"]  # the retrain stage's maze agent
 
 
 def main() -> None:
@@ -36,20 +34,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timesteps", type=int, default=150_000)
     args = parser.parse_args()
-    cell = list(MazeGeometry.from_name(args.maze).goal_cell(args.goal))
-    options = {"maze": args.maze, "goal": args.goal, "goal_cell": cell}
-    pair = PairSpec(f"{args.maze}-goal{args.goal}", "maze", args.maze, None, None, options=options)
+    pair = make_pair(f"{args.maze}-goal{args.goal}")
     learned = rr_gym.load(args.reward)
     policies = {
         name: train_agent(
-            reward_venv(pair, reward, n_envs=16, seed=args.seed),
-            algo="ppo",
+            reward_venv(pair, reward, n_envs=AGENT["n_envs"], seed=args.seed),
+            algo=AGENT["algo"],
             timesteps=args.timesteps,
             seed=args.seed,
-            kwargs=AGENT,
+            kwargs=AGENT["kwargs"],
             progress=False,
         )
-        for name, reward in [("learned", learned), ("true", PointMazeTrueReward())]
+        for name, reward in [("learned", learned), ("true", true_reward(pair))]
     }
     policies["random"] = None
     for name, agent in policies.items():

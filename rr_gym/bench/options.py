@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rr_gym.bench.methods import METHODS
-from rr_gym.bench.retrain import VEC_NORMALIZE_OPTIONS
+from rr_gym.bench.retrain import vec_normalize_problem
 from rr_gym.errors import ConfigError
 
 __all__ = ["STAGES", "VALID_DEVICES", "BenchOptions", "validate_config"]
@@ -136,11 +136,6 @@ def _mapping(what: str) -> Callable[[Any], str | None]:
         return None if isinstance(value, Mapping) else f"expected a mapping ({what})"
 
     return check
-
-
-def _vec_normalize(value: Any) -> str | None:
-    ok = isinstance(value, Mapping) and set(value) <= set(VEC_NORMALIZE_OPTIONS)
-    return None if ok else f"expected SB3 VecNormalize options among {list(VEC_NORMALIZE_OPTIONS)}"
 
 
 def _number(what: str) -> Callable[[Any], str | None]:
@@ -265,7 +260,7 @@ _SIZE_CHECKS: dict[str, dict[str, Callable[[Any], str | None]]] = {
         "pairs": _pair_patterns,
         "learning_bar": _optional(_number("the true-reward agent's normalised return bar")),
         "agent_kwargs": _optional(_mapping("keyword arguments of the SB3 agent")),
-        "vec_normalize": _optional(_vec_normalize),
+        "vec_normalize": _optional(vec_normalize_problem),
     },
     "digits": {
         "diffusion_steps": _STEPS,

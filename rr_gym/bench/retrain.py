@@ -15,7 +15,7 @@ task's reference scores.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -34,6 +34,7 @@ __all__ = [
     "retrain_unit",
     "reward_venv",
     "train_agent",
+    "vec_normalize_problem",
 ]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,22 @@ ALGORITHMS = ("ppo", "sac")
 
 #: Keyword arguments of SB3's ``VecNormalize`` that ``sizes.retrain.vec_normalize`` may set.
 VEC_NORMALIZE_OPTIONS = ("norm_obs", "norm_reward", "clip_obs", "clip_reward", "gamma", "epsilon")
+
+
+def vec_normalize_problem(value: Any) -> str | None:
+    """None when ``value`` is a mapping of :data:`VEC_NORMALIZE_OPTIONS`, else what is wrong
+    (the check of ``sizes.retrain.vec_normalize``, before a run and in :func:`reward_venv`).
+
+    >>> vec_normalize_problem({"norm_obs": True}) is None
+    True
+    >>> vec_normalize_problem({"norm_obsx": True})[:22]
+    "unknown ['norm_obsx'];"
+    """
+    expected = f"expected SB3 VecNormalize options among {list(VEC_NORMALIZE_OPTIONS)}"
+    if not isinstance(value, Mapping):
+        return expected
+    unknown = sorted(set(value) - set(VEC_NORMALIZE_OPTIONS))
+    return f"unknown {unknown}; {expected}" if unknown else None
 
 
 def reward_venv(
@@ -67,8 +84,8 @@ def reward_venv(
     own normalisation is turned off: one normalisation, the same for every agent.
 
     Raises:
-        ConfigError: ``vec_normalize`` names an option of none of
-            :data:`VEC_NORMALIZE_OPTIONS`.
+        ConfigError: ``vec_normalize`` names an option outside
+            :data:`VEC_NORMALIZE_OPTIONS` (:func:`vec_normalize_problem`).
     """
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecExtractDictObs, VecNormalize
@@ -76,11 +93,8 @@ def reward_venv(
     from rr_gym.wrappers import VecRelativeReward
 
     vec_normalize = dict(vec_normalize or {})
-    if unknown := sorted(set(vec_normalize) - set(VEC_NORMALIZE_OPTIONS)):
-        raise ConfigError(
-            f"sizes.retrain.vec_normalize has {unknown}; expected keyword arguments of SB3's "
-            f"VecNormalize among {list(VEC_NORMALIZE_OPTIONS)}"
-        )
+    if problem := vec_normalize_problem(vec_normalize):
+        raise ConfigError(f"sizes.retrain.vec_normalize={vec_normalize!r}; {problem}")
     venv = make_vec_env(lambda: pair.kind_impl.make_env(pair), n_envs=n_envs, seed=seed)
     key = pair.kind_impl.observation_key
 
