@@ -154,17 +154,7 @@ def train_diffusion(
         action_weight=action_weight,
         metadata={**data_meta, **(metadata or {})},
     )
-    config = TrainConfig(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        ema_decay=ema_decay,
-        grad_clip=grad_clip,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        seed=seed,
-        progress=progress,
-    )
+    config = TrainConfig.from_options(locals())
     train = torch.as_tensor(norm.normalize(windows))
     trainer = DiffusionTrainer(diffusion, train, config, dev)
     trainer.fit(resume=resume)
@@ -263,17 +253,7 @@ def extract_reward(
         ),
         seed,
     )
-    config = TrainConfig(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        ema_decay=ema_decay,
-        grad_clip=grad_clip,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        seed=seed,
-        progress=progress,
-    )
+    config = TrainConfig.from_options(locals())
     trainer = GradientMatchingTrainer(
         reward,
         base,

@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,21 @@ class TrainConfig:
             raise ConfigError(
                 "checkpoint_every is set but checkpoint_dir is None; give a directory"
             )
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> TrainConfig:
+        """The loop options among ``options``, every other entry ignored.
+
+        The public train functions take the loop options as keyword arguments beside their
+        model's options and build their loop with ``TrainConfig.from_options(locals())``;
+        a field they do not take keeps its default here.
+
+        Example:
+            >>> TrainConfig.from_options({"steps": 10, "lr": 1e-3, "hidden_dim": 64}).lr
+            0.001
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in options.items() if name in names})
 
 
 @dataclass

@@ -292,19 +292,7 @@ def train_bc(
         ),
         seed,
     )
-    config = TrainConfig(
-        steps=steps,
-        seed=seed,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        ema_decay=ema_decay,
-        grad_clip=grad_clip,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        progress=progress,
-        log_every=log_every,
-    )
+    config = TrainConfig.from_options(locals())
     rows = np.concatenate([obs_norm.normalize(obs), act_norm.normalize(act)], axis=1)
     trainer = BCTrainer(
         policy, torch.as_tensor(rows, dtype=torch.float32), config, resolve_device(device)

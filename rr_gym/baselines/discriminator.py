@@ -284,19 +284,7 @@ def train_discriminator(
         ),
         seed,
     )
-    config = TrainConfig(
-        steps=steps,
-        seed=seed,
-        batch_size=batch_size,
-        lr=lr,
-        weight_decay=weight_decay,
-        ema_decay=ema_decay,
-        grad_clip=grad_clip,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        progress=progress,
-        log_every=log_every,
-    )
+    config = TrainConfig.from_options(locals())
     trainer = DiscriminatorTrainer(
         reward,
         torch.as_tensor(norm.normalize(expert)),

@@ -58,11 +58,6 @@ def _images(images: Any, what: str) -> torch.Tensor:
     return x
 
 
-def _loop(**options: Any) -> TrainConfig:
-    """The loop options of both image train functions (no weight decay, gradient clip 1)."""
-    return TrainConfig(weight_decay=0.0, grad_clip=1.0, **options)
-
-
 class ImageDiffusionTrainer(Trainer):
     """Fits an :class:`ImageDiffusion` with its denoising loss.
 
@@ -140,16 +135,7 @@ def train_image_diffusion(
         clip_denoised=clip_denoised,
         metadata=metadata,
     )
-    config = _loop(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        ema_decay=ema_decay,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        progress=progress,
-    )
+    config = TrainConfig.from_options(locals())
     trainer = ImageDiffusionTrainer(model, x, config, resolve_device(device))
     trainer.fit(resume=resume)
     return trainer.model()  # type: ignore[return-value]
@@ -218,16 +204,7 @@ def extract_image_reward(
     reward = ImageReward(
         base.sample_shape, channels=channels, n_diffusion_steps=base.n_steps, metadata=metadata
     )
-    config = _loop(
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        ema_decay=ema_decay,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        progress=progress,
-    )
+    config = TrainConfig.from_options(locals())
     tensors = {k: torch.as_tensor(v) for k, v in (conditions or {}).items()}
     trainer = GradientMatchingTrainer(
         reward,
