@@ -164,9 +164,9 @@ def test_claims_suite_runs_each_stage_on_the_pairs_its_claim_needs(make_config) 
     steered_only = added_pairs["walker2d-medium-replay-expert"]
     assert steered_only.runs("steering") and not steered_only.runs("retrain")
     assert set(steered_only.methods(every)) == set(steered_only.sizes["steering"]["guides"])
-    # claim (d): the digits analogue on one harmful class, at the images module's defaults
+    # claim (d): the digits analogue on one harmful class, 2,000 steps per diffusion model
     assert [n for n, p in pairs.items() if p.kind == "images"] == ["digits-harmful3"]
-    assert pairs["digits-harmful3"].sizes["digits"] == {}
+    assert pairs["digits-harmful3"].sizes["digits"] == {"diffusion_steps": 2000}
 
 
 def test_image_pairs_one_per_harmful_class_and_only_in_the_images_stage(make_config) -> None:
